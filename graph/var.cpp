@@ -1,0 +1,229 @@
+#include "graph/var.hpp"
+
+#include <algorithm>
+
+#include "core/kernels/elementwise.hpp"
+
+namespace nalgrad {
+namespace {
+
+struct Tape {
+    std::vector<std::weak_ptr<TapeRecord>> records;  // in recording order
+    uint64_t next_sequence = 0;
+    std::size_t compact_at = 1024;
+
+    // Drops entries whose records died (their outputs went out of scope) or were freed, so the
+    // tape does not grow without bound in loops that never call backward().
+    void compact() {
+        std::erase_if(records, [](const std::weak_ptr<TapeRecord>& w) {
+            auto r = w.lock();
+            return !r || r->freed;
+        });
+        compact_at = std::max<std::size_t>(1024, 2 * records.size());
+    }
+};
+
+thread_local Tape tape;
+thread_local bool grad_mode = true;
+
+void accumulate(Tensor& into, Tensor&& contribution) {
+    if (!into.defined()) {
+        // Take the contribution's storage when nobody else holds it; otherwise copy, since an op
+        // may hand the same tensor to several inputs.
+        into = contribution.unique() ? std::move(contribution) : contribution.clone();
+    } else {
+        kernels::add_into(into, contribution);
+    }
+}
+
+void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
+                  BackwardOptions options) {
+    if (!root) throw Error("backward: called on an undefined variable");
+    if (!root->requires_grad)
+        throw Error(
+            fmt::format("backward: the variable of shape {} does not require a gradient "
+                        "(no input of the computation had requires_grad)",
+                        root->value.shape()));
+    if (!seed.defined()) throw Error("backward: the seed gradient is undefined");
+    if (seed.dtype() != root->value.dtype() || !(seed.shape() == root->value.shape()))
+        fail("backward", "seed gradient is {} {}, the variable is {} {}", dtype_name(seed.dtype()),
+             seed.shape(), dtype_name(root->value.dtype()), root->value.shape());
+
+    if (!root->producer) {  // a leaf: its gradient is the seed
+        accumulate(root->grad, seed.clone());
+        return;
+    }
+    const TapeRecord& top = *root->producer;
+    if (top.freed)
+        fail("backward",
+             "the records behind '{}' (tape record #{}) were freed by an earlier "
+             "backward(); pass retain_graph = true to run backward through them twice",
+             top.op, top.sequence);
+    accumulate(root->grad, seed.clone());
+
+    const uint64_t last = top.sequence;
+    Grads dy;
+    for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
+        std::shared_ptr<TapeRecord> rec = it->lock();
+        if (!rec || rec->sequence > last) continue;
+        bool reached = false;
+        dy.assign(rec->outputs.size(), Tensor{});
+        for (std::size_t o = 0; o < rec->outputs.size(); ++o) {
+            if (auto out = rec->outputs[o].lock(); out && out->grad.defined()) {
+                dy[o] = std::move(out->grad);
+                out->grad = Tensor{};
+                reached = true;
+            }
+        }
+        if (!reached) continue;  // no gradient flows through this record
+        if (rec->freed)
+            fail("backward",
+                 "the records behind '{}' (tape record #{}) were freed by an "
+                 "earlier backward(); pass retain_graph = true to run backward through them twice",
+                 rec->op, rec->sequence);
+        for (std::size_t o = 0; o < dy.size(); ++o)
+            if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
+
+        Grads dx = rec->backward(dy, rec->needed);
+        if (dx.size() != rec->inputs.size())
+            fail(rec->op, "gradient function returned {} gradients for {} inputs", dx.size(),
+                 rec->inputs.size());
+        for (std::size_t i = 0; i < dx.size(); ++i) {
+            if (!rec->needed[i] || !dx[i].defined()) continue;
+            const Tensor& x = rec->inputs[i]->value;
+            if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
+                fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,
+                     dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
+            accumulate(rec->inputs[i]->grad, std::move(dx[i]));
+        }
+        if (!options.retain_graph) {
+            rec->backward = nullptr;  // releases what the op saved
+            rec->freed = true;
+        }
+    }
+    if (!options.retain_graph) tape.compact();
+}
+
+}  // namespace
+
+TapeRecord::~TapeRecord() {
+    // Destroying the last handle of a 100,000-op chain would otherwise recurse node -> record ->
+    // node 100,000 deep. The outermost destructor drains a list instead.
+    thread_local std::vector<std::shared_ptr<VarNode>> pending;
+    thread_local bool draining = false;
+    for (auto& in : inputs) pending.push_back(std::move(in));
+    if (draining) return;
+    draining = true;
+    while (!pending.empty()) {
+        std::shared_ptr<VarNode> node = std::move(pending.back());
+        pending.pop_back();
+        node.reset();  // may run nested ~TapeRecord, which only appends to `pending`
+    }
+    draining = false;
+}
+
+Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<VarNode>()) {
+    if (!value.defined()) throw Error("Var: the value tensor is undefined");
+    node_->value = std::move(value);
+    node_->requires_grad = requires_grad;
+}
+
+const Tensor& Var::value() const {
+    if (!node_) throw Error("Var: use of an undefined variable");
+    return node_->value;
+}
+
+const Tensor& Var::grad() const {
+    if (!node_) throw Error("Var: use of an undefined variable");
+    return node_->grad;
+}
+
+Var& Var::set_requires_grad(bool enabled) {
+    if (!node_) throw Error("Var: use of an undefined variable");
+    if (node_->producer && !enabled)
+        fail("set_requires_grad", "the output of '{}' is not a leaf; use detach()", op_name());
+    node_->requires_grad = enabled;
+    return *this;
+}
+
+void Var::backward(BackwardOptions options) const {
+    if (!node_) throw Error("backward: called on an undefined variable");
+    if (node_->value.numel() != 1)
+        fail("backward",
+             "the variable has shape {}; a non-scalar needs an explicit seed "
+             "gradient: backward(seed)",
+             node_->value.shape());
+    run_backward(node_, ones(node_->value.shape(), node_->value.dtype()), options);
+}
+
+void Var::backward(const Tensor& seed, BackwardOptions options) const {
+    run_backward(node_, seed, options);
+}
+
+void Var::zero_grad() {
+    if (node_) node_->grad = Tensor{};
+}
+
+Var Var::detach() const {
+    return Var(value(), false);
+}
+
+std::string_view Var::op_name() const {
+    if (!node_ || !node_->producer) return "leaf";
+    return node_->producer->op;
+}
+
+bool recording(std::initializer_list<Var> inputs) {
+    if (!grad_mode) return false;
+    for (const Var& v : inputs)
+        if (v.requires_grad()) return true;
+    return false;
+}
+
+Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
+           BackwardFn backward) {
+    if (!recording(inputs)) return Var(std::move(output));
+    auto rec = std::make_shared<TapeRecord>();
+    rec->op = op;
+    rec->inputs.reserve(inputs.size());
+    rec->needed.reserve(inputs.size());
+    for (const Var& v : inputs) {
+        if (!v.defined()) fail(op, "an input variable is undefined");
+        rec->inputs.push_back(v.node());
+        rec->needed.push_back(v.requires_grad());
+    }
+    rec->backward = std::move(backward);
+    rec->sequence = tape.next_sequence++;
+    rec->output_shapes.push_back(output.shape());
+    rec->output_dtype = output.dtype();
+
+    Var out(std::move(output), true);
+    out.node()->producer = rec;
+    rec->outputs.push_back(out.node());
+    tape.records.push_back(rec);
+    if (tape.records.size() >= tape.compact_at) tape.compact();
+    return out;
+}
+
+NoGradGuard::NoGradGuard() : previous_(grad_mode) {
+    grad_mode = false;
+}
+NoGradGuard::~NoGradGuard() {
+    grad_mode = previous_;
+}
+bool grad_enabled() {
+    return grad_mode;
+}
+
+std::size_t tape_size() {
+    std::size_t n = 0;
+    for (const auto& w : tape.records)
+        if (auto r = w.lock(); r && !r->freed) ++n;
+    return n;
+}
+
+Var Tensor::requires_grad(bool enabled) const {
+    return Var(*this, enabled);
+}
+
+}  // namespace nalgrad

@@ -1,0 +1,114 @@
+// Var: a tensor value on the tape, with an accumulated gradient.
+//
+// Every op run while an input requires a gradient appends one record to this thread's tape (op
+// name, inputs, outputs, the gradient function and what it saved). backward() sweeps the records
+// in reverse recording order, without recursion. The tape owns accumulation: each op returns only
+// its local input gradients, and the tape adds them into the inputs' gradients, so a tensor used
+// twice receives both contributions. Leaf gradients accumulate across backward() calls until
+// zero_grad(); records are freed after backward() unless retain_graph is set.
+#pragma once
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace nalgrad {
+
+struct TapeRecord;
+
+struct VarNode {
+    Tensor value;
+    Tensor grad;  // undefined until a backward reaches this variable
+    bool requires_grad = false;
+    std::shared_ptr<TapeRecord> producer;  // null for leaves
+};
+
+struct BackwardOptions {
+    bool retain_graph = false;  // keep the records so backward() can run through them again
+};
+
+class Var {
+  public:
+    Var() = default;
+    Var(Tensor value, bool requires_grad = false);  // NOLINT: a tensor is a constant variable
+
+    bool defined() const { return node_ != nullptr; }
+    const Tensor& value() const;
+    const Tensor& grad() const;  // undefined (defined() false) until a backward reaches it
+    bool requires_grad() const { return node_ && node_->requires_grad; }
+    Var& set_requires_grad(bool enabled = true);
+    bool is_leaf() const { return !node_ || !node_->producer; }
+
+    const Shape& shape() const { return value().shape(); }
+    DType dtype() const { return value().dtype(); }
+    int rank() const { return value().rank(); }
+    int64_t numel() const { return value().numel(); }
+    int64_t size(int axis) const { return value().size(axis); }
+    double item() const { return value().item(); }
+
+    // Seeds 1 on a scalar (one element); a non-scalar needs the seed gradient given explicitly.
+    void backward(BackwardOptions options = {}) const;
+    void backward(const Tensor& seed, BackwardOptions options = {}) const;
+    void zero_grad();    // forgets the accumulated gradient
+    Var detach() const;  // same value, off the tape
+
+    // The op that produced this variable ("leaf" for leaves); for messages and graph export.
+    std::string_view op_name() const;
+    const std::shared_ptr<VarNode>& node() const { return node_; }
+
+  private:
+    std::shared_ptr<VarNode> node_;
+};
+
+// One gradient per output (dy) in, one per input out; an op leaves undefined the input gradients
+// that `needed` does not ask for (PyTorch's grad_input_mask).
+using Grads = std::vector<Tensor>;
+using BackwardFn = std::function<Grads(const Grads& dy, const std::vector<bool>& needed)>;
+
+struct TapeRecord {
+    std::string_view op;  // a string literal
+    std::vector<std::shared_ptr<VarNode>> inputs;
+    std::vector<std::weak_ptr<VarNode>> outputs;
+    std::vector<Shape> output_shapes;
+    DType output_dtype = f32;
+    std::vector<bool> needed;  // which inputs want a gradient
+    BackwardFn backward;       // released when the record is freed
+    uint64_t sequence = 0;     // place on the tape
+    bool freed = false;
+
+    TapeRecord() = default;
+    TapeRecord(const TapeRecord&) = delete;
+    TapeRecord& operator=(const TapeRecord&) = delete;
+    ~TapeRecord();  // releases a long chain of records iteratively: no deep recursion
+};
+
+// True when an op on these inputs must be recorded: grad mode is on and one of them needs a
+// gradient. Ops use it to skip saving tensors that backward would need.
+bool recording(std::initializer_list<Var> inputs);
+
+// Wraps `output` in a Var and, when recording, appends its record to this thread's tape. `op` must
+// be a string literal.
+Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
+           BackwardFn backward);
+
+// Within its scope, this thread records nothing (inference, optimizer updates).
+class NoGradGuard {
+  public:
+    NoGradGuard();
+    ~NoGradGuard();
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+  private:
+    bool previous_;
+};
+bool grad_enabled();
+
+// Records currently alive on this thread's tape (for tests and diagnostics).
+std::size_t tape_size();
+
+}  // namespace nalgrad

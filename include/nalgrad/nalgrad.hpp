@@ -1,0 +1,12 @@
+// nalgrad: define-by-run automatic differentiation for CNNs on multicore CPUs.
+#pragma once
+
+#include "core/dtype.hpp"
+#include "core/error.hpp"
+#include "core/random.hpp"
+#include "core/runtime.hpp"
+#include "core/shape.hpp"
+#include "core/tensor.hpp"
+#include "graph/gradcheck.hpp"
+#include "graph/var.hpp"
+#include "ops/activation.hpp"

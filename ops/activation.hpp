@@ -1,0 +1,9 @@
+// Activations.
+#pragma once
+#include "graph/var.hpp"
+
+namespace nalgrad {
+
+Var relu(const Var& x);
+
+}  // namespace nalgrad

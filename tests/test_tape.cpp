@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include <nalgrad/nalgrad.hpp>
+
+using namespace nalgrad;
+
+namespace {
+// A test-only op with a deliberately wrong gradient (dx = 2 dy instead of dy): the negative
+// control that gradcheck must reject.
+Var wrong_identity(const Var& x) {
+    return record("wrong_identity", x.value().clone(), {x},
+                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      Tensor g = dy[0].clone();
+                      for (int64_t i = 0; i < g.numel(); ++i) g.data<double>()[i] *= 2;
+                      return {g};
+                  });
+}
+}  // namespace
+
+TEST_CASE("relu backward sends the seed through positive outputs only") {
+    Var x = tensor({-1, 2, 0, 3}, {4}, f64).requires_grad();
+    Var y = relu(x);
+    y.backward(tensor({10, 20, 30, 40}, {4}, f64));
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 20, 0, 40});
+}
+
+TEST_CASE("a variable used twice receives both contributions, and grads accumulate across calls") {
+    Var x = tensor({1, -2}, {2}, f64).requires_grad();
+    Var a = relu(x);
+    Var b = relu(a);  // b depends on x through a; a also feeds c
+    Var c = relu(a);
+    b.backward(tensor({1, 1}, {2}, f64), {.retain_graph = true});
+    c.backward(tensor({2, 2}, {2}, f64));
+    CHECK(x.grad().to_vector() == std::vector<double>{3, 0});
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("backward on a non-scalar needs a seed; a freed tape is a clear error") {
+    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    Var y = relu(x);
+    CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("non-scalar needs an explicit seed"),
+                         Error);
+    y.backward(ones({2}, f64));
+    CHECK_THROWS_WITH_AS(y.backward(ones({2}, f64)),
+                         doctest::Contains("freed by an earlier backward"), Error);
+    CHECK_THROWS_WITH_AS(y.backward(ones({3}, f64)), doctest::Contains("seed gradient is f64 [3]"),
+                         Error);
+}
+
+TEST_CASE("no_grad records nothing; detach cuts the tape; constants need no gradient") {
+    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    {
+        NoGradGuard guard;
+        Var y = relu(x);
+        CHECK_FALSE(y.requires_grad());
+        CHECK(y.is_leaf());
+    }
+    Var d = relu(x).detach();
+    CHECK(d.is_leaf());
+    CHECK_FALSE(d.requires_grad());
+    Var c = relu(Var(tensor({1}, {1})));
+    CHECK_FALSE(c.requires_grad());
+    CHECK_THROWS_WITH_AS(c.backward(), doctest::Contains("does not require a gradient"), Error);
+}
+
+TEST_CASE("a chain of 100,000 ops runs backward and is destroyed without recursion") {
+    Var x = tensor({2.0}, {1}, f64).requires_grad();
+    Var y = x;
+    for (int i = 0; i < 100000; ++i) y = relu(y);
+    y.backward();
+    CHECK(x.grad().item() == 1.0);
+    y = Var();  // destroying the chain must not overflow the stack
+    CHECK(tape_size() == 0);
+}
+
+TEST_CASE("unused records die with their outputs; the tape does not grow without bound") {
+    Var x = tensor({1.0}, {1}, f64).requires_grad();
+    for (int i = 0; i < 5000; ++i) Var y = relu(x);
+    CHECK(tape_size() == 0);
+}
+
+TEST_CASE("gradcheck passes a correct op and rejects a wrong gradient") {
+    Generator gen(3);
+    Var x = normal({5}, f64, gen).requires_grad();
+    auto good = gradcheck([](const std::vector<Var>& in) { return relu(in[0]); }, {x});
+    CHECK_MESSAGE(good.passed, fmt::format("{}", good));
+    auto bad = gradcheck([](const std::vector<Var>& in) { return wrong_identity(in[0]); }, {x});
+    CHECK_FALSE(bad.passed);
+    CHECK(bad.inputs[0].max_abs_error == doctest::Approx(1.0));
+    auto bad_fast = gradcheck([](const std::vector<Var>& in) { return wrong_identity(in[0]); }, {x},
+                              {.fast = true});
+    CHECK_FALSE(bad_fast.passed);
+    CHECK_THROWS_WITH_AS(gradcheck([](const std::vector<Var>& in) { return relu(in[0]); },
+                                   {normal({2}, f32, gen).requires_grad()}),
+                         doctest::Contains("needs float64 inputs"), Error);
+}
+
+TEST_CASE("gradcheck refuses a check where both Jacobians are zero") {
+    Var x = tensor({-1, -2}, {2}, f64).requires_grad();
+    auto r = gradcheck([](const std::vector<Var>& in) { return relu(in[0]); }, {x});
+    CHECK_FALSE(r.passed);
+    CHECK(fmt::format("{}", r).find("proves nothing") != std::string::npos);
+}
