@@ -38,6 +38,10 @@ void check_shape(const Shape& shape, std::string_view op) {
 
 }  // namespace
 
+void fail_not_floating(std::string_view op, DType d) {
+    fail(op, "needs a floating-point tensor (f32 or f64), got {}", dtype_name(d));
+}
+
 Tensor::Tensor(Shape shape, DType dtype) : shape_(shape), dtype_(dtype) {
     check_shape(shape, "tensor");
     storage_ = std::make_shared<Storage>(nbytes());
@@ -53,7 +57,7 @@ void Tensor::check_dtype(DType wanted) const {
 double Tensor::at(int64_t i) const {
     if (!defined()) throw Error("tensor: access to an undefined tensor");
     if (i < 0 || i >= numel()) fail("tensor", "index {} out of range for shape {}", i, shape_);
-    return dtype_ == f32 ? static_cast<double>(data<float>()[i]) : data<double>()[i];
+    return visit_dtype(dtype_, [&]<typename T>(T) { return static_cast<double>(data<T>()[i]); });
 }
 
 double Tensor::item() const {
@@ -107,20 +111,15 @@ Tensor Tensor::astype(DType dtype) const {
     if (!defined()) throw Error("astype: undefined tensor");
     if (dtype == dtype_) return *this;
     Tensor t(shape_, dtype);
-    int64_t n = numel();
-    if (dtype == f64) {
-        const float* s = data<float>();
-        double* d = t.data<double>();
-        parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) d[i] = s[i];
+    visit_dtype(dtype_, [&]<typename S>(S) {
+        visit_dtype(dtype, [&]<typename D>(D) {
+            const S* s = data<S>();
+            D* d = t.data<D>();
+            parallel_for(numel(), 1, [&](int64_t b, int64_t e) {
+                for (int64_t i = b; i < e; ++i) d[i] = static_cast<D>(s[i]);
+            });
         });
-    } else {
-        const double* s = data<double>();
-        float* d = t.data<float>();
-        parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) d[i] = static_cast<float>(s[i]);
-        });
-    }
+    });
     return t;
 }
 

@@ -81,3 +81,12 @@ TEST_CASE("negative extents and absurd sizes are errors, not crashes") {
     CHECK_THROWS_WITH_AS(zeros({1LL << 26, 1LL << 26}), doctest::Contains("cannot allocate"),
                          Error);
 }
+
+TEST_CASE("i64 tensors hold labels; float-only code refuses them by name") {
+    Tensor labels = tensor({3, 0, 9}, {3}, i64);
+    CHECK(labels.data<int64_t>()[2] == 9);
+    CHECK(labels.astype(f32).at(0) == 3);
+    CHECK(tensor({2.9, -1.5}, {2}, f64).astype(i64).data<int64_t>()[0] == 2);
+    CHECK_THROWS_WITH_AS(relu(Var(labels)),
+                         doctest::Contains("relu: needs a floating-point tensor"), Error);
+}

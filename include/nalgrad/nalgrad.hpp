@@ -10,3 +10,4 @@
 #include "graph/gradcheck.hpp"
 #include "graph/var.hpp"
 #include "ops/activation.hpp"
+#include "nn/parameters.hpp"
