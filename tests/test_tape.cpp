@@ -102,3 +102,20 @@ TEST_CASE("gradcheck refuses a check where both Jacobians are zero") {
     CHECK_FALSE(r.passed);
     CHECK(fmt::format("{}", r).find("proves nothing") != std::string::npos);
 }
+
+TEST_CASE("to_dot writes each op once with shapes and edges") {
+    Var x = tensor({1, -2, 3}, {3}, f64).requires_grad();
+    Var a = relu(x);
+    Var b = relu(a);
+    std::string dot = to_dot(b);
+    CHECK(dot.rfind("digraph nalgrad {", 0) == 0);
+    CHECK(dot.find("param\\nf64 [3]") != std::string::npos);
+    // two relu boxes, one leaf, two edges
+    auto count = [&](const std::string& s) {
+        std::size_t n = 0;
+        for (auto p = dot.find(s); p != std::string::npos; p = dot.find(s, p + 1)) ++n;
+        return n;
+    };
+    CHECK(count("label=\"relu") == 2);
+    CHECK(count(" -> ") == 2);
+}

@@ -11,3 +11,4 @@
 #include "graph/var.hpp"
 #include "ops/activation.hpp"
 #include "nn/parameters.hpp"
+#include "graph/dot.hpp"

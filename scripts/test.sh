@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (as root): installs the packages, builds
+# the release and the AddressSanitizer + UBSan configurations, runs every test in both, and runs
+# the gradient-check program over every op and configuration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+# libgomp reads this when it loads: idle OpenMP threads stop spinning sooner (core/runtime.hpp).
+export GOMP_SPINCOUNT=10000
+jobs=$(nproc)
+
+echo "== release build"
+cmake --preset release -G Ninja >/dev/null
+cmake --build --preset release -j "$jobs"
+echo "== formatting"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+echo "== release tests"
+ctest --preset release -j "$jobs"
+echo "== gradient check suite"
+build/release/tools/nalgrad-gradcheck
+
+echo "== asan + ubsan build"
+cmake --preset asan -G Ninja >/dev/null
+cmake --build --preset asan -j "$jobs"
+echo "== asan + ubsan tests"
+ctest --preset asan -j "$jobs"
