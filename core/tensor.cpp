@@ -5,18 +5,36 @@
 #include <limits>
 #include <new>
 
+#include <unistd.h>
+
 #include "core/random.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad {
 
+namespace {
+std::size_t physical_memory() {
+    static const std::size_t bytes = [] {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : SIZE_MAX;
+    }();
+    return bytes;
+}
+std::string gib(std::size_t bytes) {
+    return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+}
+}  // namespace
+
 Storage::Storage(std::size_t n) : bytes(n) {
-    try {
-        data = ::operator new (n == 0 ? 64 : n, std::align_val_t{64});
-    } catch (const std::bad_alloc&) {
-        throw Error(fmt::format("tensor: cannot allocate {} bytes ({:.1f} GiB)", n,
-                                static_cast<double>(n) / (1024.0 * 1024 * 1024)));
-    }
+    // Refuse what cannot fit before asking: with overcommit the allocation would succeed and the
+    // process be killed on first touch.
+    if (n > physical_memory())
+        throw Error(
+            fmt::format("tensor: cannot allocate {} bytes ({}): more than this machine's "
+                        "memory ({})",
+                        n, gib(n), gib(physical_memory())));
+    data = ::operator new (n == 0 ? 64 : n, std::align_val_t{64}, std::nothrow);
+    if (!data) throw Error(fmt::format("tensor: cannot allocate {} bytes ({})", n, gib(n)));
 }
 
 Storage::~Storage() {
