@@ -10,5 +10,6 @@
 #include "graph/gradcheck.hpp"
 #include "graph/var.hpp"
 #include "ops/activation.hpp"
+#include "ops/linear.hpp"
 #include "nn/parameters.hpp"
 #include "graph/dot.hpp"
