@@ -1,0 +1,96 @@
+// Optimizers: the base class that SGD, Adam, AdamW and RMSprop share.
+//
+// An optimizer holds the parameters (leaf variables that require a gradient) and, per parameter,
+// its state: named buffers of the parameter's shape and the count of updates it received. step()
+// updates every parameter whose gradient is defined, in place (the storage shared with the Var),
+// with no tape recording, and bumps its version so caches of reordered weights notice. Parameters
+// that never received a gradient are skipped, as in PyTorch.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "graph/var.hpp"
+#include "nn/parameters.hpp"
+
+namespace nalgrad::optim {
+
+// Named state tensors, "<parameter index>.<buffer>": "0.momentum_buffer", "0.step" (an i64 scalar,
+// the updates parameter 0 received). Parameters not updated yet have no entries.
+using State = std::vector<std::pair<std::string, Tensor>>;
+
+// What zero_grad does with a defined gradient. PyTorch 1.13's default fills zeros in place, so the
+// storage is reused and a parameter whose gradient stays zero is still decayed and carried by
+// momentum; set_to_none frees it, and the next step skips the parameter unless a backward reaches
+// it.
+enum class ZeroGrad { fill_zeros, set_to_none };
+
+// What an optimizer is given: plain variables, or named Parameters (whose names appear in errors).
+struct ParameterList {
+    ParameterList(std::vector<Var> vars);            // NOLINT: implicit by design
+    ParameterList(std::initializer_list<Var> vars);  // NOLINT
+    ParameterList(const Parameters& parameters);     // NOLINT
+    std::vector<Var> vars;
+    std::vector<std::string> names;  // empty, or one per variable
+};
+
+class Optimizer {
+  public:
+    virtual ~Optimizer() = default;
+    Optimizer(const Optimizer&) = delete;
+    Optimizer& operator=(const Optimizer&) = delete;
+
+    void step();
+    void zero_grad(ZeroGrad how = ZeroGrad::fill_zeros);
+
+    double lr() const { return lr_; }
+    void set_lr(double lr);  // throws for lr < 0 or not finite
+
+    const std::vector<Var>& parameters() const { return parameters_; }
+    std::string_view name() const { return name_; }
+
+    // The state tensors share storage with the optimizer's own (no copy); load_state copies.
+    State state() const;
+    // Replaces the whole state. Validates everything before changing anything: names must be
+    // "<index>.<buffer>" with a known buffer and an index in range, shapes must match the
+    // parameter, and a parameter with any entry needs all of them. Parameters without entries
+    // start afresh. Buffers are converted to the parameter's dtype.
+    void load_state(const State& state);
+
+  protected:
+    // `buffers`: the state this configuration keeps per parameter (e.g. {"exp_avg", "exp_avg_sq"}).
+    Optimizer(std::string_view name, ParameterList parameters, double lr,
+              std::vector<std::string> buffers);
+
+    // Updates one parameter in place. `buffers` follow the constructor's order; they are zeros
+    // before the first update (first_step true). `step` counts this update, from 1.
+    virtual void update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
+                        int64_t step) = 0;
+
+    // For option checks: fail(name(), ...) with the optimizer's name.
+    void check_option(bool ok, std::string_view what, double value) const;
+
+  private:
+    friend class LRSchedule;
+
+    struct Slot {
+        int64_t steps = 0;  // 0: no state yet
+        std::vector<Tensor> buffers;
+    };
+
+    std::string describe(std::size_t index) const;  // "parameter 1 'fc.weight' [2, 3]"
+
+    std::string name_;
+    std::vector<Var> parameters_;
+    std::vector<std::string> names_;  // empty when given plain variables
+    std::vector<std::string> buffer_names_;
+    std::vector<Slot> slots_;
+    double lr_;
+    std::optional<double> initial_lr_;  // set by the first schedule attached (PyTorch's initial_lr)
+};
+
+}  // namespace nalgrad::optim

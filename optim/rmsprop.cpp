@@ -1,0 +1,41 @@
+#include "optim/rmsprop.hpp"
+
+#include "core/kernels/optim.hpp"
+
+namespace nalgrad::optim {
+namespace {
+
+// The buffers this configuration keeps, in the order update() reads them.
+std::vector<std::string> rmsprop_buffers(const RMSpropOptions& options) {
+    std::vector<std::string> names{"square_avg"};
+    if (options.momentum > 0) names.push_back("momentum_buffer");
+    if (options.centered) names.push_back("grad_avg");
+    return names;
+}
+
+}  // namespace
+
+RMSprop::RMSprop(ParameterList parameters, const RMSpropOptions& options)
+    : Optimizer("RMSprop", std::move(parameters), options.lr, rmsprop_buffers(options)),
+      options_(options) {
+    check_option(options.alpha >= 0, "alpha must be >= 0", options.alpha);
+    check_option(options.eps >= 0, "eps must be >= 0", options.eps);
+    check_option(options.momentum >= 0, "momentum must be >= 0", options.momentum);
+    check_option(options.weight_decay >= 0, "weight_decay must be >= 0", options.weight_decay);
+}
+
+void RMSprop::update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
+                     int64_t) {
+    const bool momentum = options_.momentum > 0;
+    kernels::rmsprop_update(param, grad, buffers[0],
+                            options_.centered ? buffers[momentum ? 2 : 1] : Tensor{},
+                            momentum ? buffers[1] : Tensor{},
+                            {.lr = lr(),
+                             .alpha = options_.alpha,
+                             .eps = options_.eps,
+                             .weight_decay = options_.weight_decay,
+                             .momentum = options_.momentum,
+                             .centered = options_.centered});
+}
+
+}  // namespace nalgrad::optim

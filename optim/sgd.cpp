@@ -1,0 +1,33 @@
+#include "optim/sgd.hpp"
+
+#include "core/kernels/optim.hpp"
+
+namespace nalgrad::optim {
+
+SGD::SGD(ParameterList parameters, const SGDOptions& options)
+    : Optimizer("SGD", std::move(parameters), options.lr,
+                options.momentum != 0 ? std::vector<std::string>{"momentum_buffer"}
+                                      : std::vector<std::string>{}),
+      options_(options) {
+    check_option(options.momentum >= 0, "momentum must be >= 0", options.momentum);
+    check_option(options.dampening >= 0 && options.dampening <= 1, "dampening must be in [0, 1]",
+                 options.dampening);
+    check_option(options.weight_decay >= 0, "weight_decay must be >= 0", options.weight_decay);
+    if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
+        fail(name(),
+             "nesterov needs momentum > 0 and dampening 0, got momentum {} and dampening {}",
+             options.momentum, options.dampening);
+}
+
+void SGD::update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
+                 int64_t step) {
+    kernels::sgd_update(param, grad, buffers.empty() ? Tensor{} : buffers[0],
+                        {.lr = lr(),
+                         .momentum = options_.momentum,
+                         .dampening = options_.dampening,
+                         .weight_decay = options_.weight_decay,
+                         .nesterov = options_.nesterov,
+                         .first_step = step == 1});
+}
+
+}  // namespace nalgrad::optim

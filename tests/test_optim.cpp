@@ -1,0 +1,421 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+
+#include <nalgrad/nalgrad.hpp>
+
+#include "support/reference.hpp"
+
+using namespace nalgrad;
+
+namespace {
+
+const std::map<std::string, Tensor>& reference() {
+    static const auto tensors = testing::load_reference(NALGRAD_TEST_DATA "/optim_reference.txt");
+    return tensors;
+}
+const Tensor& expected_tensor(const std::string& name) {
+    auto it = reference().find(name);
+    if (it == reference().end()) throw Error("no reference tensor " + name);
+    return it->second;
+}
+
+// A test-local op, so these tests need no elementwise ops: loss = 0.5 * sum(a * (p - c)^2),
+// d loss / dp = a * (p - c).
+Var quadratic(const Var& p, const Tensor& a, const Tensor& c) {
+    const Tensor x = p.value();
+    double loss = 0;
+    std::vector<double> gradient(static_cast<std::size_t>(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) {
+        const double d = x.at(i) - c.at(i);
+        loss += 0.5 * a.at(i) * d * d;
+        gradient[static_cast<std::size_t>(i)] = a.at(i) * d;
+    }
+    Tensor g = tensor(gradient, x.shape(), x.dtype());
+    return record("quadratic", scalar(loss, x.dtype()), {p},
+                  [g](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      Tensor dx = g.clone();
+                      visit_float("quadratic", dx.dtype(), [&]<typename T>(T) {
+                          for (int64_t i = 0; i < dx.numel(); ++i)
+                              dx.data<T>()[i] *= static_cast<T>(dy[0].item());
+                      });
+                      return {dx};
+                  });
+}
+
+// The reference problem: p0 and p1 follow quadratics, p2 never receives a gradient.
+struct Problem {
+    explicit Problem(DType dtype) {
+        for (const char* p : {"p0", "p1", "p2"})
+            params.push_back(
+                expected_tensor(std::string("problem.") + p).clone().astype(dtype).requires_grad());
+        for (int i = 0; i < 2; ++i) {
+            a.push_back(expected_tensor(fmt::format("problem.a{}", i)));
+            c.push_back(expected_tensor(fmt::format("problem.c{}", i)));
+        }
+    }
+    void backward() const {
+        for (std::size_t i = 0; i < a.size(); ++i) quadratic(params[i], a[i], c[i]).backward();
+    }
+    std::vector<Var> params;
+    std::vector<Tensor> a, c;
+};
+
+using Factory = std::function<std::unique_ptr<optim::Optimizer>(optim::ParameterList)>;
+
+template <typename O, typename Options>
+Factory make(Options options) {
+    return [options](optim::ParameterList p) { return std::make_unique<O>(std::move(p), options); };
+}
+
+// The configurations of tests/data/torch_optim.py, by the same names.
+const std::map<std::string, Factory>& configs() {
+    using namespace optim;
+    static const std::map<std::string, Factory> all{
+        {"sgd", make<SGD>(SGDOptions{.lr = 0.1})},
+        {"sgd_momentum", make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.9})},
+        {"sgd_dampening", make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.8, .dampening = 0.5})},
+        {"sgd_nesterov_wd",
+         make<SGD>(
+             SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true})},
+        {"adam", make<Adam>(AdamOptions{.lr = 0.1})},
+        {"adam_wd", make<Adam>(AdamOptions{
+                        .lr = 0.1, .betas = {0.8, 0.95}, .eps = 1e-6, .weight_decay = 0.1})},
+        {"adamw", make<AdamW>(AdamWOptions{.lr = 0.1, .weight_decay = 0.1})},
+        {"rmsprop", make<RMSprop>(RMSpropOptions{.lr = 0.01})},
+        {"rmsprop_centered_momentum", make<RMSprop>(RMSpropOptions{.lr = 0.01,
+                                                                   .alpha = 0.9,
+                                                                   .eps = 1e-6,
+                                                                   .weight_decay = 0.05,
+                                                                   .momentum = 0.5,
+                                                                   .centered = true})},
+    };
+    return all;
+}
+
+double max_rel_diff(const Tensor& actual, const Tensor& expected) {
+    double worst = 0;
+    for (int64_t i = 0; i < expected.numel(); ++i)
+        worst = std::max(worst, std::abs(actual.at(i) - expected.at(i)) /
+                                    std::max(1.0, std::abs(expected.at(i))));
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("each optimizer's updates and state match PyTorch's, float64 and float32") {
+    for (const auto& [name, factory] : configs()) {
+        for (DType dtype : {f64, f32}) {
+            CAPTURE(name);
+            CAPTURE(dtype_name(dtype));
+            const double tolerance = dtype == f64 ? 1e-12 : 2e-5;
+            Problem problem(dtype);
+            auto opt = factory(problem.params);
+            for (int step = 1; step <= 10; ++step) {
+                opt->zero_grad();
+                problem.backward();
+                opt->step();
+                if (step > 3 && step < 10) continue;
+                for (int i = 0; i < 3; ++i) {
+                    CAPTURE(step);
+                    CAPTURE(i);
+                    CHECK(max_rel_diff(problem.params[i].value(),
+                                       expected_tensor(fmt::format("{}.step{}.p{}", name, step,
+                                                                   i))) < tolerance);
+                }
+            }
+            // Same entries as PyTorch's state (p2 has none: it never had a gradient).
+            std::set<std::string> expected, exported;
+            for (const auto& [key, value] : reference())
+                if (key.starts_with(name + ".state.")) expected.insert(key);
+            for (const auto& [key, value] : opt->state()) {
+                if (name.starts_with("sgd") && key.ends_with(".step")) {
+                    CHECK(value.item() == 10);  // nalgrad counts SGD's steps too; PyTorch does not
+                    continue;
+                }
+                exported.insert(name + ".state." + key);
+                CAPTURE(key);
+                CHECK(max_rel_diff(value, expected_tensor(name + ".state." + key)) < tolerance);
+            }
+            CHECK(exported == expected);
+        }
+    }
+}
+
+TEST_CASE("step updates in place, bumps versions, records nothing; parameters without grad stay") {
+    Problem problem(f32);
+    optim::SGD opt(problem.params, {.lr = 0.1, .momentum = 0.9});
+    const void* storage = problem.params[0].value().raw();
+    const Tensor p2_before = problem.params[2].value().clone();
+    problem.backward();
+    const std::size_t records = tape_size();
+    const uint64_t v0 = problem.params[0].value().version();
+    const uint64_t v2 = problem.params[2].value().version();
+    opt.step();
+    CHECK(tape_size() == records);
+    CHECK(problem.params[0].value().raw() == storage);
+    CHECK(problem.params[0].value().version() == v0 + 1);
+    CHECK(problem.params[2].value().version() == v2);
+    CHECK(equal(problem.params[2].value(), p2_before));
+    // SGD's first step: p -= lr * g exactly (the buffer starts as the gradient).
+    Tensor start = expected_tensor("problem.p0"), a = expected_tensor("problem.a0"),
+           c = expected_tensor("problem.c0");
+    for (int64_t i = 0; i < start.numel(); ++i)
+        CHECK(problem.params[0].value().at(i) ==
+              doctest::Approx(start.at(i) - 0.1 * a.at(i) * (start.at(i) - c.at(i))));
+}
+
+TEST_CASE("zero_grad fills zeros in the same storage, or forgets the gradient") {
+    Problem problem(f64);
+    optim::Adam opt(problem.params);
+    problem.backward();
+    const void* grad_storage = problem.params[0].grad().raw();
+    opt.zero_grad();
+    CHECK(problem.params[0].grad().raw() == grad_storage);
+    CHECK(problem.params[0].grad().to_vector() == std::vector<double>(6, 0.0));
+    CHECK_FALSE(problem.params[2].grad().defined());
+    opt.zero_grad(optim::ZeroGrad::set_to_none);
+    CHECK_FALSE(problem.params[0].grad().defined());
+    // A zeroed gradient still moves a parameter under AdamW's decay; an absent one does not.
+    optim::AdamW decayed(problem.params, {.lr = 0.1, .weight_decay = 0.5});
+    problem.backward();
+    decayed.zero_grad();
+    const double before = problem.params[1].value().at(0);
+    decayed.step();
+    CHECK(problem.params[1].value().at(0) == doctest::Approx(before * (1 - 0.1 * 0.5)));
+}
+
+TEST_CASE("a large parameter is updated in parallel, every element exactly by the formula") {
+    Generator gen(5);
+    const int64_t n = 300007;  // not a multiple of any grain
+    for (DType dtype : {f32, f64}) {
+        Var p = normal({n}, dtype, gen).requires_grad();
+        Tensor a = uniform({n}, 0.5, 2.0, f64, gen), c = normal({n}, f64, gen);
+        Tensor start = p.value().clone();
+        optim::SGD opt({p}, {.lr = 0.25, .weight_decay = 0.5});
+        quadratic(p, a, c).backward();
+        Tensor g = p.grad().clone();
+        opt.step();
+        int64_t wrong = 0;
+        visit_float("test", dtype, [&]<typename T>(T) {
+            const T lr = T(0.25), wd = T(0.5);
+            for (int64_t i = 0; i < n; ++i) {
+                const T s = start.data<T>()[i];
+                wrong += p.value().data<T>()[i] != s - lr * (g.data<T>()[i] + wd * s);
+            }
+        });
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("each optimizer drives a convex quadratic to its known minimum") {
+    struct Case {
+        std::string name;
+        Factory factory;
+        double weight_decay;  // an L2 term moves the minimum to a c / (a + wd)
+        int steps;
+        bool anneal;  // adaptive methods hover around the minimum at a fixed rate
+    };
+    using namespace optim;
+    const std::vector<Case> cases{
+        {"SGD momentum", make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.5}), 0, 300, false},
+        {"SGD nesterov L2",
+         make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.2, .nesterov = true}),
+         0.2, 400, false},
+        {"Adam", make<Adam>(AdamOptions{.lr = 0.05}), 0, 1500, true},
+        {"Adam L2", make<Adam>(AdamOptions{.lr = 0.05, .weight_decay = 0.3}), 0.3, 1500, true},
+        {"AdamW", make<AdamW>(AdamWOptions{.lr = 0.05, .weight_decay = 0}), 0, 1500, true},
+        {"RMSprop", make<RMSprop>(RMSpropOptions{.lr = 0.01}), 0, 1500, true},
+        {"RMSprop centered momentum",
+         make<RMSprop>(RMSpropOptions{.lr = 0.01, .momentum = 0.5, .centered = true}), 0, 1500,
+         true},
+    };
+    for (const auto& test : cases) {
+        CAPTURE(test.name);
+        Problem problem(f64);
+        auto opt = test.factory(problem.params);
+        std::unique_ptr<LRSchedule> schedule;
+        if (test.anneal) schedule = std::make_unique<CosineAnnealingLR>(*opt, test.steps);
+        for (int step = 0; step < test.steps; ++step) {
+            opt->zero_grad();
+            problem.backward();
+            opt->step();
+            if (schedule) schedule->step();
+        }
+        for (int i = 0; i < 2; ++i) {
+            const Tensor& p = problem.params[i].value();
+            for (int64_t e = 0; e < p.numel(); ++e) {
+                const double a = problem.a[i].at(e), c = problem.c[i].at(e);
+                CHECK(p.at(e) == doctest::Approx(a * c / (a + test.weight_decay)).epsilon(1e-3));
+            }
+        }
+    }
+}
+
+TEST_CASE("state round-trips through load_state: a restored optimizer continues identically") {
+    for (const auto& [name, factory] : configs()) {
+        CAPTURE(name);
+        Problem original(f64), restored(f64);
+        auto a = factory(original.params);
+        auto b = factory(restored.params);
+        for (int step = 0; step < 3; ++step) {
+            a->zero_grad();
+            original.backward();
+            a->step();
+        }
+        for (int i = 0; i < 3; ++i) {
+            Tensor value = restored.params[i].value();
+            value.copy_(original.params[i].value());
+        }
+        optim::State saved = a->state();
+        for (auto& [key, t] : saved) t = t.clone();  // as a checkpoint file would hold them
+        b->load_state(saved);
+        for (int step = 0; step < 2; ++step) {
+            a->zero_grad();
+            original.backward();
+            a->step();
+            b->zero_grad();
+            restored.backward();
+            b->step();
+        }
+        for (int i = 0; i < 3; ++i)
+            CHECK(equal(original.params[i].value(), restored.params[i].value()));
+    }
+}
+
+TEST_CASE("load_state validates names, shapes and completeness before changing anything") {
+    Problem problem(f64);
+    optim::Adam opt(problem.params);
+    problem.backward();
+    opt.step();
+    const optim::State good = opt.state();
+    auto with = [&](const std::string& key, Tensor t) {
+        optim::State s = good;
+        s.emplace_back(key, t);
+        return s;
+    };
+    CHECK_THROWS_WITH_AS(opt.load_state(with("momentum", zeros({3}, f64))),
+                         doctest::Contains("entry 'momentum' is not named '<parameter index>."),
+                         Error);
+    CHECK_THROWS_WITH_AS(opt.load_state(with("7.exp_avg", zeros({3}, f64))),
+                         doctest::Contains("refers to parameter 7, the optimizer has 3"), Error);
+    CHECK_THROWS_WITH_AS(
+        opt.load_state(with("2.momentum_buffer", zeros({2}, f64))),
+        doctest::Contains(
+            "keeps no buffer 'momentum_buffer' (it keeps: exp_avg, exp_avg_sq, step)"),
+        Error);
+    CHECK_THROWS_WITH_AS(opt.load_state(with("2.exp_avg", zeros({3}, f64))),
+                         doctest::Contains("entry '2.exp_avg' is f64 [3], parameter 2 [2] is f64"),
+                         Error);
+    CHECK_THROWS_WITH_AS(opt.load_state(with("0.step", scalar(2, i64))),
+                         doctest::Contains("entry '0.step' appears twice"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state(with("2.exp_avg", zeros({2}, f64))),
+                         doctest::Contains("the state of parameter 2 lacks '2.exp_avg_sq'"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state({{"0.step", scalar(0, i64)}}),
+                         doctest::Contains("must hold one positive whole number"), Error);
+    // Nothing changed: the state is still the one exported.
+    const optim::State now = opt.state();
+    REQUIRE(now.size() == good.size());
+    for (std::size_t i = 0; i < now.size(); ++i) CHECK(equal(now[i].second, good[i].second));
+    // An empty state starts afresh; a float32 checkpoint loads into float64 parameters.
+    opt.load_state({});
+    CHECK(opt.state().empty());
+    optim::State f32_state;
+    for (const auto& [key, t] : good)
+        f32_state.emplace_back(key, t.astype(t.dtype() == i64 ? i64 : f32));
+    opt.load_state(f32_state);
+    CHECK(opt.state().size() == good.size());
+    CHECK(opt.state()[1].second.dtype() == f64);
+}
+
+TEST_CASE("bad parameters and options are refused with the index, name and shape") {
+    Var w = zeros({2, 3}, f64).requires_grad();
+    Var frozen = zeros({4}, f64).requires_grad(false);
+    Var computed = relu(w);
+    CHECK_THROWS_WITH_AS(optim::SGD({w, frozen}),
+                         doctest::Contains("SGD: parameter 1 [4] does not require a gradient"),
+                         Error);
+    CHECK_THROWS_WITH_AS(
+        optim::Adam({computed}),
+        doctest::Contains("Adam: parameter 0 [2, 3] is not a leaf (it is the output of 'relu')"),
+        Error);
+    Parameters named{{"fc.weight", w}, {"fc.bias", frozen}};
+    CHECK_THROWS_WITH_AS(optim::RMSprop{named},
+                         doctest::Contains("parameter 1 'fc.bias' [4] does not require a gradient"),
+                         Error);
+    CHECK_THROWS_WITH_AS(optim::SGD({w, w}), doctest::Contains("appears more than once"), Error);
+    CHECK_THROWS_WITH_AS(optim::SGD(std::vector<Var>{}),
+                         doctest::Contains("parameter list is empty"), Error);
+    CHECK_THROWS_WITH_AS(
+        optim::SGD({w}, {.lr = -0.1}),
+        doctest::Contains("SGD: the learning rate must be finite and >= 0, got -0.1"), Error);
+    CHECK_THROWS_WITH_AS(optim::SGD({w}, {.nesterov = true}),
+                         doctest::Contains("nesterov needs momentum > 0 and dampening 0"), Error);
+    CHECK_THROWS_WITH_AS(optim::SGD({w}, {.momentum = -1}),
+                         doctest::Contains("momentum must be >= 0, got -1"), Error);
+    CHECK_THROWS_WITH_AS(optim::Adam({w}, {.betas = {0.9, 1.0}}),
+                         doctest::Contains("Adam: betas.second must be in [0, 1), got 1"), Error);
+    CHECK_THROWS_WITH_AS(optim::AdamW({w}, {.eps = -1}),
+                         doctest::Contains("AdamW: eps must be >= 0"), Error);
+    CHECK_THROWS_WITH_AS(optim::RMSprop({w}, {.alpha = -0.5}),
+                         doctest::Contains("RMSprop: alpha must be >= 0"), Error);
+    optim::SGD opt({named[0].var}, {.lr = 0.5});
+    CHECK(opt.lr() == 0.5);
+    opt.set_lr(0.25);
+    CHECK(opt.lr() == 0.25);
+    CHECK_THROWS_WITH_AS(opt.set_lr(NAN), doctest::Contains("must be finite"), Error);
+    CHECK(opt.lr() == 0.25);
+}
+
+TEST_CASE("schedules give PyTorch's learning-rate sequences") {
+    using namespace optim;
+    using Make = std::function<std::unique_ptr<LRSchedule>(Optimizer&)>;
+    const std::map<std::string, Make> schedules{
+        {"steplr", [](Optimizer& o) { return std::make_unique<StepLR>(o, 3, 0.5); }},
+        {"cosine", [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 10, 0.001); }},
+        {"warmup_constant", [](Optimizer& o) { return std::make_unique<LinearWarmup>(o, 5, 0.1); }},
+        {"warmup_cosine",
+         [](Optimizer& o) {
+             return std::make_unique<LinearWarmup>(
+                 o, 4, 0.25, std::make_unique<CosineAnnealingLR>(o, 10, 0.01));
+         }},
+        {"warmup_steplr",
+         [](Optimizer& o) {
+             return std::make_unique<LinearWarmup>(o, 3, 0.5, std::make_unique<StepLR>(o, 4, 0.5));
+         }},
+    };
+    for (const auto& [name, make_schedule] : schedules) {
+        CAPTURE(name);
+        const Tensor& expected = expected_tensor("schedule." + name);
+        Var w = zeros({1}, f64).requires_grad();
+        Adam opt({w}, {.lr = 0.1});  // any optimizer: a schedule sees only the base class
+        auto schedule = make_schedule(opt);
+        for (int64_t t = 0; t < expected.numel(); ++t) {
+            CAPTURE(t);
+            if (t > 0) schedule->step();
+            CHECK(schedule->last_step() == t);
+            CHECK(opt.lr() == doctest::Approx(expected.at(t)).epsilon(1e-12));
+        }
+        schedule->set_last_step(7);  // resuming
+        CHECK(opt.lr() == doctest::Approx(expected.at(7)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("schedules refuse bad settings") {
+    using namespace optim;
+    Var w = zeros({1}, f64).requires_grad();
+    SGD opt({w}, {.lr = 0.1}), other({w}, {.lr = 0.1});
+    CHECK_THROWS_WITH_AS(StepLR(opt, 0), doctest::Contains("StepLR: step_size must be >= 1, got 0"),
+                         Error);
+    CHECK_THROWS_WITH_AS(CosineAnnealingLR(opt, 0), doctest::Contains("T_max must be >= 1"), Error);
+    CHECK_THROWS_WITH_AS(LinearWarmup(opt, 5, 0),
+                         doctest::Contains("start_factor must be in (0, 1]"), Error);
+    CHECK_THROWS_WITH_AS(LinearWarmup(opt, 5, 0.5, std::make_unique<StepLR>(other, 2)),
+                         doctest::Contains("drives a different optimizer"), Error);
+    StepLR schedule(opt, 2);
+    CHECK_THROWS_WITH_AS(schedule.set_last_step(-1), doctest::Contains("must be >= 0"), Error);
+}
