@@ -84,6 +84,13 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         for (std::size_t o = 0; o < dy.size(); ++o)
             if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
 
+        for (std::size_t i = 0; i < rec->inputs.size(); ++i)
+            if (rec->inputs[i]->value.version() != rec->input_versions[i])
+                fail("backward",
+                     "input {} of '{}' (tape record #{}, shape {}) was modified in "
+                     "place after the op ran (an optimizer step before backward?); its gradient "
+                     "would be wrong",
+                     i, rec->op, rec->sequence, rec->inputs[i]->value.shape());
         Grads dx = rec->backward(dy, rec->needed);
         if (dx.size() != rec->inputs.size())
             fail(rec->op, "gradient function returned {} gradients for {} inputs", dx.size(),
@@ -191,6 +198,7 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
         if (!v.defined()) fail(op, "an input variable is undefined");
         rec->inputs.push_back(v.node());
         rec->needed.push_back(v.requires_grad());
+        rec->input_versions.push_back(v.value().version());
     }
     rec->backward = std::move(backward);
     rec->sequence = tape.next_sequence++;

@@ -75,9 +75,10 @@ struct TapeRecord {
     std::vector<std::weak_ptr<VarNode>> outputs;
     std::vector<Shape> output_shapes;
     DType output_dtype = f32;
-    std::vector<bool> needed;  // which inputs want a gradient
-    BackwardFn backward;       // released when the record is freed
-    uint64_t sequence = 0;     // place on the tape
+    std::vector<bool> needed;              // which inputs want a gradient
+    std::vector<uint64_t> input_versions;  // to detect in-place changes before backward
+    BackwardFn backward;                   // released when the record is freed
+    uint64_t sequence = 0;                 // place on the tape
     bool freed = false;
 
     TapeRecord() = default;

@@ -119,3 +119,12 @@ TEST_CASE("to_dot writes each op once with shapes and edges") {
     CHECK(count("label=\"relu") == 2);
     CHECK(count(" -> ") == 2);
 }
+
+TEST_CASE("an input changed in place between forward and backward is an error, not a wrong grad") {
+    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    Var y = relu(x);
+    Tensor value = x.value();
+    value.fill_(3);  // what an optimizer step does to a parameter
+    CHECK_THROWS_WITH_AS(y.backward(ones({2}, f64)), doctest::Contains("was modified in place"),
+                         Error);
+}
