@@ -11,5 +11,7 @@
 #include "graph/var.hpp"
 #include "ops/activation.hpp"
 #include "ops/linear.hpp"
+#include "ops/pool.hpp"
+#include "ops/stride.hpp"
 #include "nn/parameters.hpp"
 #include "graph/dot.hpp"
