@@ -297,6 +297,24 @@ TEST_CASE("sweep: float32 (oneDNN) and float64 (own kernels) agree; float64 grad
     CHECK(gradchecks >= 50);
 }
 
+TEST_CASE("a large overlapping pooling runs in parallel, race-free and bitwise repeatable") {
+    // Big enough for the TBB loops to split rows between threads; kernel 3 with stride 1 makes
+    // every input row belong to three output rows, so a racy scatter would lose contributions.
+    Generator gen(31);
+    Tensor x = distinct_values({4, 32, 30, 16}, gen);
+    for (const PoolCase& pc : pool_cases()) {
+        CAPTURE(pc.name);
+        auto fn = [&](const Var& v) { return pc.run(v, 3, 1, same); };
+        Tensor dy = normal(x.shape(), f64, gen);
+        Result first = run(fn, x, dy);
+        Result again = run(fn, x, dy);
+        CHECK(equal(first.dx, again.dx));
+        Result single = run(fn, x.astype(f32), dy);
+        CHECK(max_abs_diff(single.y, first.y) <= 1e-5 * (1 + largest(first.y)));
+        CHECK(max_abs_diff(single.dx, first.dx) <= 1e-5 * (1 + largest(first.dx)));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (3) PyTorch reference (tests/data/torch_pool.py).
 
