@@ -14,6 +14,8 @@
 #include "ops/activation.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
+#include "ops/pool.hpp"
+#include "ops/stride.hpp"
 #include "optim/adam.hpp"
 #include "optim/optimizer.hpp"
 #include "optim/rmsprop.hpp"

@@ -1,0 +1,13 @@
+// The notes' "skip" step: stride applied after a stride-1 convolution or pooling.
+#pragma once
+#include "core/geometry.hpp"
+#include "graph/var.hpp"
+
+namespace nalgrad {
+
+// Keeps rows offset.h, offset.h + step.h, ... and columns offset.w, offset.w + step.w, ... of an
+// NHWC tensor (Python x[:, oh::sh, ow::sw, :]); output [mb, ceil((xh - oh) / sh),
+// ceil((xw - ow) / sw), c]. Backward: kept elements get their output's gradient, dropped ones 0.
+Var stride(const Var& x, Size2 step, Size2 offset = {0, 0});
+
+}  // namespace nalgrad

@@ -1,0 +1,89 @@
+#include "gradcheck/cases.hpp"
+
+namespace nalgrad::suite {
+namespace {
+
+// Distinct values (a shuffled ramp with gaps of 1/16): max pooling meets no ties, where
+// central differences are meaningless.
+Var distinct_input(Shape shape, Generator& gen) {
+    Tensor x = zeros(shape, f64);
+    const int64_t n = shape.numel();
+    for (int64_t i = 0; i < n; ++i) x.data<double>()[i] = static_cast<double>(i - n / 2) / 16.0;
+    for (int64_t i = n - 1; i > 0; --i)
+        std::swap(x.data<double>()[i], x.data<double>()[gen.below(i + 1)]);
+    return x.requires_grad();
+}
+
+struct Geometry {
+    Shape x;
+    Size2 kernel, stride;
+    Padding padding;
+    const char* padding_name;
+};
+
+std::vector<Geometry> geometries() {
+    return {{{2, 6, 6, 3}, 2, 2, valid, "valid"},
+            {{1, 7, 7, 2}, 2, 2, same, "same"},
+            {{2, 5, 6, 2}, 3, 2, same, "same"},  // overlapping windows
+            {{1, 7, 5, 3}, {3, 2}, {1, 2}, Padding(1, 2, 0, 1), "explicit 1 2 0 1"},
+            {{1, 4, 4, 4}, 3, 1, same, "same"}};
+}
+
+std::string describe(const Geometry& g) {
+    return fmt::format("x {}, k {}x{}, stride {}x{}, {}", g.x, g.kernel.h, g.kernel.w, g.stride.h,
+                       g.stride.w, g.padding_name);
+}
+
+std::vector<Case> max_pool_cases() {
+    Generator gen(21);
+    std::vector<Case> cases;
+    for (const Geometry& g : geometries())
+        for (auto [ties, name] :
+             {std::pair{TiePolicy::first, "first"}, std::pair{TiePolicy::all, "all"},
+              std::pair{TiePolicy::split, "split"}})
+            cases.push_back({fmt::format("{}, ties {}", describe(g), name),
+                             {distinct_input(g.x, gen)},
+                             [g, ties](const std::vector<Var>& in) {
+                                 return max_pool2d(in[0], {.kernel = g.kernel,
+                                                           .stride = g.stride,
+                                                           .padding = g.padding,
+                                                           .ties = ties});
+                             }});
+    return cases;
+}
+
+std::vector<Case> avg_pool_cases() {
+    Generator gen(22);
+    std::vector<Case> cases;
+    for (const Geometry& g : geometries())
+        for (auto [border, name] : {std::pair{AvgBorder::exclude_padding, "exclude_padding"},
+                                    std::pair{AvgBorder::include_padding, "include_padding"}})
+            cases.push_back({fmt::format("{}, {}", describe(g), name),
+                             {random_input(g.x, gen)},
+                             [g, border](const std::vector<Var>& in) {
+                                 return avg_pool2d(in[0], {.kernel = g.kernel,
+                                                           .stride = g.stride,
+                                                           .padding = g.padding,
+                                                           .border = border});
+                             }});
+    return cases;
+}
+
+std::vector<Case> stride_cases() {
+    Generator gen(23);
+    std::vector<Case> cases;
+    for (auto [step, offset] : {std::pair<Size2, Size2>{2, 0}, {{3, 2}, {1, 1}}, {{1, 4}, {0, 3}}})
+        cases.push_back(
+            {fmt::format("x [2, 7, 6, 3], step {}x{}, offset {}x{}", step.h, step.w, offset.h,
+                         offset.w),
+             {random_input({2, 7, 6, 3}, gen)},
+             [step, offset](const std::vector<Var>& in) { return stride(in[0], step, offset); }});
+    return cases;
+}
+
+const Register max_pool{"max_pool2d", max_pool_cases};
+const Register avg_pool{"avg_pool2d", avg_pool_cases};
+const Register stride_op{"stride", stride_cases};
+
+}  // namespace
+}  // namespace nalgrad::suite
