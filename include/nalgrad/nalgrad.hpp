@@ -13,3 +13,8 @@
 #include "ops/linear.hpp"
 #include "nn/parameters.hpp"
 #include "graph/dot.hpp"
+#include "nn/checkpoint.hpp"
+#include "data/batches.hpp"
+#include "data/dataset.hpp"
+#include "data/fashion_mnist.hpp"
+#include "data/idx.hpp"
