@@ -21,7 +21,8 @@ constexpr int64_t max_bytes = int64_t{1} << 40;
 // A gzFile that closes itself; gzopen reads plain files as they are.
 class GzFile {
   public:
-    GzFile(const std::string& path, const char* mode) : file_(gzopen(path.c_str(), mode)) {}
+    GzFile(const std::string& path, const char* mode)
+        : file_(gzopen(path.c_str(), mode)), path_(path) {}
     ~GzFile() {
         if (file_) gzclose(file_);
     }
@@ -40,7 +41,10 @@ class GzFile {
         int code = Z_OK;
         const char* message = gzerror(file_, &code);
         if (code == Z_ERRNO) return std::strerror(errno);
-        return message ? message : "unknown zlib error";
+        std::string text = message ? message : "unknown zlib error";
+        // zlib starts its messages with the path, which ours name already.
+        if (text.starts_with(path_ + ": ")) text.erase(0, path_.size() + 2);
+        return text;
     }
     bool stream_cut_off() const {
         int code = Z_OK;
@@ -50,6 +54,7 @@ class GzFile {
 
   private:
     gzFile file_;
+    std::string path_;
 };
 
 // Reads up to `count` bytes into `out`; returns how many it got (fewer at the end of the file).
