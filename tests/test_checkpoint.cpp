@@ -229,6 +229,8 @@ TEST_CASE("damaged files are errors naming the problem, and leave the model unch
                  "4 data bytes after the last tensor");
     expect_error(file({one("a", "[4, 12]"), one("b", "[12, 16]", "F32", "[1]")}),
                  "data bytes [0, 4) before tensor 'a' belong to no tensor");
+    // JSON parsers keep one of two equal keys; the other's bytes then belong to no tensor.
+    expect_error(file({one("a", "[0, 8]"), one("a", "[8, 16]")}), "belong to no tensor");
     expect_error(file({one("a", "[0, 8.0]"), one("b", "[8, 16]")}),
                  "needs data_offsets [begin, end] of two counts");
     expect_error(file({one("a", "[-8, 8]")}), "needs data_offsets");
