@@ -12,6 +12,7 @@
 #include "graph/var.hpp"
 #include "nn/parameters.hpp"
 #include "ops/activation.hpp"
+#include "ops/conv.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
 #include "optim/adam.hpp"
