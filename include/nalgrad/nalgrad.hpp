@@ -17,6 +17,7 @@
 #include "nn/checkpoint.hpp"
 #include "nn/parameters.hpp"
 #include "ops/activation.hpp"
+#include "ops/conv.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
 #include "ops/pool.hpp"
