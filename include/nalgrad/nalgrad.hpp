@@ -15,6 +15,7 @@
 #include "graph/gradcheck.hpp"
 #include "graph/var.hpp"
 #include "nn/checkpoint.hpp"
+#include "nn/layers.hpp"
 #include "nn/parameters.hpp"
 #include "ops/activation.hpp"
 #include "ops/conv.hpp"
