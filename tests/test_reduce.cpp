@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <fmt/ranges.h>
 #include <nalgrad/nalgrad.hpp>
 
@@ -35,6 +37,11 @@ TEST_CASE("sum and mean over everything and over axes, with and without keepdims
     CHECK(values(sum(y, {1})) == std::vector<double>{12, 15, 18, 21, 48, 51, 54, 57});
     CHECK(values(mean(y, {-3, -1}, true)) == std::vector<double>{7.5, 11.5, 15.5});
     CHECK(sum(Var(scalar(4, f64))).item() == 4);
+    // Sums over nothing are 0, means NaN (as in numpy); no crash.
+    Var empty = zeros({0, 3}, f64);
+    CHECK(values(sum(empty, {0})) == std::vector<double>{0, 0, 0});
+    CHECK(sum(empty, {1}).shape() == Shape{0});
+    CHECK(std::isnan(mean(empty).item()));
 }
 
 TEST_CASE("gradient of sum and mean spreads the output gradient back") {

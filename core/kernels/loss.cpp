@@ -53,8 +53,10 @@ ExpSum<T> exp_shifted(const T* x, T* e, int64_t n) {
     return r;
 }
 
-// Shared by both softmax forms: y gets softmax (log_form false) or log_softmax of each row.
-Tensor softmax_rows(std::string_view op, const Tensor& x, bool log_form) {
+// The two softmax forms: probabilities (softmax) or their logarithms (log_softmax).
+enum class Form { probabilities, logarithms };
+
+Tensor softmax_rows(std::string_view op, const Tensor& x, Form form) {
     const Rows rows = rows_of(op, x);
     Tensor y(x.shape(), x.dtype());
     visit_float(op, x.dtype(), [&]<typename T>(T) {
@@ -64,7 +66,7 @@ Tensor softmax_rows(std::string_view op, const Tensor& x, bool log_form) {
             const T* xr = in + r * rows.length;
             T* yr = out + r * rows.length;
             const ExpSum<T> es = exp_shifted(xr, yr, rows.length);
-            if (log_form) {
+            if (form == Form::logarithms) {
                 const T lse = es.log_sum_exp();
                 for (int64_t i = 0; i < rows.length; ++i) yr[i] = xr[i] - lse;
             } else {
@@ -76,11 +78,10 @@ Tensor softmax_rows(std::string_view op, const Tensor& x, bool log_form) {
     return y;
 }
 
-// Shared by both softmax gradients: dx = dy - weight(y) * sum(dy * factor(y)) per row, with
-// softmax:     dx = y * (dy - sum(dy * y))
-// log_softmax: dx = dy - exp(y) * sum(dy)
-Tensor softmax_rows_backward(std::string_view op, const Tensor& y, const Tensor& dy,
-                             bool log_form) {
+// Per row, from the forward's output y:
+//   softmax:     dx = y * (dy - sum(dy * y))
+//   log_softmax: dx = dy - exp(y) * sum(dy)
+Tensor softmax_rows_backward(std::string_view op, const Tensor& y, const Tensor& dy, Form form) {
     if (dy.dtype() != y.dtype() || !(dy.shape() == y.shape()))
         fail(op, "gradient is {} {}, output is {} {}", dtype_name(dy.dtype()), dy.shape(),
              dtype_name(y.dtype()), y.shape());
@@ -92,9 +93,13 @@ Tensor softmax_rows_backward(std::string_view op, const Tensor& y, const Tensor&
             const T* gr = dy.data<T>() + r * rows.length;
             T* dr = dx.data<T>() + r * rows.length;
             T dot = 0;
-            for (int64_t i = 0; i < rows.length; ++i) dot += log_form ? gr[i] : gr[i] * yr[i];
-            for (int64_t i = 0; i < rows.length; ++i)
-                dr[i] = log_form ? gr[i] - std::exp(yr[i]) * dot : yr[i] * (gr[i] - dot);
+            if (form == Form::logarithms) {
+                for (int64_t i = 0; i < rows.length; ++i) dot += gr[i];
+                for (int64_t i = 0; i < rows.length; ++i) dr[i] = gr[i] - std::exp(yr[i]) * dot;
+            } else {
+                for (int64_t i = 0; i < rows.length; ++i) dot += gr[i] * yr[i];
+                for (int64_t i = 0; i < rows.length; ++i) dr[i] = yr[i] * (gr[i] - dot);
+            }
         });
     });
     return dx;
@@ -113,16 +118,16 @@ void check_labels(const Tensor& labels, int64_t rows, int64_t classes) {
 }  // namespace
 
 Tensor softmax(const Tensor& x) {
-    return softmax_rows("softmax", x, false);
+    return softmax_rows("softmax", x, Form::probabilities);
 }
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-    return softmax_rows_backward("softmax", y, dy, false);
+    return softmax_rows_backward("softmax", y, dy, Form::probabilities);
 }
 Tensor log_softmax(const Tensor& x) {
-    return softmax_rows("log_softmax", x, true);
+    return softmax_rows("log_softmax", x, Form::logarithms);
 }
 Tensor log_softmax_backward(const Tensor& y, const Tensor& dy) {
-    return softmax_rows_backward("log_softmax", y, dy, true);
+    return softmax_rows_backward("log_softmax", y, dy, Form::logarithms);
 }
 
 CrossEntropy softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {

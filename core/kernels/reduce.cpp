@@ -72,7 +72,9 @@ Tensor sum_keepdims(const Tensor& x, const std::vector<bool>& reduced, double sc
         const T* in = x.data<T>();
         T* out = y.data<T>();
         const int64_t n = x.numel(), m = y.numel();
-        if (p.groups == 0) {  // a single element, or nothing summed over more than one element
+        if (n == 0) {  // sums over nothing
+            std::fill(out, out + m, T(0));
+        } else if (p.groups == 0) {  // a single element
             std::copy(in, in + m, out);
         } else if (m == 1) {
             out[0] =
