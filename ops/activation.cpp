@@ -12,4 +12,20 @@ Var relu(const Var& x) {
     });
 }
 
+// y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)
+Var sigmoid(const Var& x) {
+    Tensor y = kernels::sigmoid(x.value());
+    return record("sigmoid", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+        return {kernels::sigmoid_backward(y, dy[0])};
+    });
+}
+
+// y = tanh x;  dx = dy * (1 - y^2)
+Var tanh(const Var& x) {
+    Tensor y = kernels::tanh(x.value());
+    return record("tanh", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+        return {kernels::tanh_backward(y, dy[0])};
+    });
+}
+
 }  // namespace nalgrad

@@ -1,0 +1,157 @@
+#include "ops/elementwise.hpp"
+
+#include "core/kernels/elementwise.hpp"
+#include "core/kernels/reduce.hpp"
+
+namespace nalgrad {
+namespace {
+
+using kernels::BinaryOp;
+using kernels::sum_to;
+
+// Both operands floating and of one dtype. (The kernel checks the shapes.)
+void check_operands(BinaryOp op, const Var& a, const Var& b) {
+    const std::string_view name = kernels::name_of(op);
+    if (!a.defined() || !b.defined()) fail(name, "an operand is undefined");
+    if (!is_floating(a.dtype())) fail_not_floating(name, a.dtype());
+    if (!is_floating(b.dtype())) fail_not_floating(name, b.dtype());
+    if (a.dtype() != b.dtype())
+        fail(name, "dtypes differ: a is {} {}, b is {} {} (cast one with astype)",
+             dtype_name(a.dtype()), a.shape(), dtype_name(b.dtype()), b.shape());
+}
+
+// A double operand as a constant rank-0 variable of the other operand's dtype.
+Var constant_like(double value, const Var& like) {
+    if (!like.defined()) throw Error("elementwise: an operand is undefined");
+    return Var(scalar(value, is_floating(like.dtype()) ? like.dtype() : f64));
+}
+
+}  // namespace
+
+// y = a + b;  da = sum_to(dy),  db = sum_to(dy)
+Var operator+(const Var& a, const Var& b) {
+    check_operands(BinaryOp::add, a, b);
+    Tensor y = kernels::binary(BinaryOp::add, a.value(), b.value());
+    return record("add", y, {a, b},
+                  [sa = a.shape(), sb = b.shape()](const Grads& dy,
+                                                   const std::vector<bool>& needed) -> Grads {
+                      return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
+                              needed[1] ? sum_to(dy[0], sb) : Tensor{}};
+                  });
+}
+
+// y = a - b;  da = sum_to(dy),  db = -sum_to(dy)
+Var operator-(const Var& a, const Var& b) {
+    check_operands(BinaryOp::sub, a, b);
+    Tensor y = kernels::binary(BinaryOp::sub, a.value(), b.value());
+    return record("sub", y, {a, b},
+                  [sa = a.shape(), sb = b.shape()](const Grads& dy,
+                                                   const std::vector<bool>& needed) -> Grads {
+                      return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
+                              needed[1] ? kernels::neg(sum_to(dy[0], sb)) : Tensor{}};
+                  });
+}
+
+// y = a * b;  da = sum_to(dy * b),  db = sum_to(dy * a). An operand's value is kept only when
+// the other one needs a gradient.
+Var operator*(const Var& a, const Var& b) {
+    check_operands(BinaryOp::mul, a, b);
+    Tensor y = kernels::binary(BinaryOp::mul, a.value(), b.value());
+    Tensor a_kept = b.requires_grad() ? a.value() : Tensor{};
+    Tensor b_kept = a.requires_grad() ? b.value() : Tensor{};
+    return record("mul", y, {a, b},
+                  [a_kept, b_kept, sa = a.shape(), sb = b.shape()](
+                      const Grads& dy, const std::vector<bool>& needed) -> Grads {
+                      Grads dx(2);
+                      if (needed[0])
+                          dx[0] = sum_to(kernels::binary(BinaryOp::mul, dy[0], b_kept), sa);
+                      if (needed[1])
+                          dx[1] = sum_to(kernels::binary(BinaryOp::mul, dy[0], a_kept), sb);
+                      return dx;
+                  });
+}
+
+// y = a / b;  da = sum_to(dy / b),  db = -sum_to(dy * a / b^2) = -sum_to((dy / b) * y)
+Var operator/(const Var& a, const Var& b) {
+    check_operands(BinaryOp::div, a, b);
+    Tensor y = kernels::binary(BinaryOp::div, a.value(), b.value());
+    Tensor y_kept = b.requires_grad() ? y : Tensor{};
+    return record(
+        "div", y, {a, b},
+        [b_value = b.value(), y_kept, sa = a.shape(), sb = b.shape()](
+            const Grads& dy, const std::vector<bool>& needed) -> Grads {
+            Grads dx(2);
+            Tensor dy_over_b = kernels::binary(BinaryOp::div, dy[0], b_value);
+            if (needed[1])
+                dx[1] = kernels::neg(sum_to(kernels::binary(BinaryOp::mul, dy_over_b, y_kept), sb));
+            if (needed[0]) dx[0] = sum_to(dy_over_b, sa);
+            return dx;
+        });
+}
+
+Var operator+(const Var& a, double b) {
+    return a + constant_like(b, a);
+}
+Var operator-(const Var& a, double b) {
+    return a - constant_like(b, a);
+}
+Var operator*(const Var& a, double b) {
+    return a * constant_like(b, a);
+}
+Var operator/(const Var& a, double b) {
+    return a / constant_like(b, a);
+}
+Var operator+(double a, const Var& b) {
+    return constant_like(a, b) + b;
+}
+Var operator-(double a, const Var& b) {
+    return constant_like(a, b) - b;
+}
+Var operator*(double a, const Var& b) {
+    return constant_like(a, b) * b;
+}
+Var operator/(double a, const Var& b) {
+    return constant_like(a, b) / b;
+}
+
+// y = -x;  dx = -dy
+Var operator-(const Var& x) {
+    return record(
+        "neg", kernels::neg(x.value()), {x},
+        [](const Grads& dy, const std::vector<bool>&) -> Grads { return {kernels::neg(dy[0])}; });
+}
+
+// y = e^x;  dx = dy * y
+Var exp(const Var& x) {
+    Tensor y = kernels::exp(x.value());
+    return record("exp", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+        return {kernels::exp_backward(y, dy[0])};
+    });
+}
+
+// y = ln x;  dx = dy / x
+Var log(const Var& x) {
+    return record("log", kernels::log(x.value()), {x},
+                  [x_value = x.value()](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      return {kernels::log_backward(x_value, dy[0])};
+                  });
+}
+
+// y = sqrt x;  dx = dy / (2 y)
+Var sqrt(const Var& x) {
+    Tensor y = kernels::sqrt(x.value());
+    return record("sqrt", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+        return {kernels::sqrt_backward(y, dy[0])};
+    });
+}
+
+// y = x^p;  dx = dy * p * x^(p-1)
+Var pow(const Var& x, double exponent) {
+    return record(
+        "pow", kernels::pow(x.value(), exponent), {x},
+        [x_value = x.value(), exponent](const Grads& dy, const std::vector<bool>&) -> Grads {
+            return {kernels::pow_backward(x_value, exponent, dy[0])};
+        });
+}
+
+}  // namespace nalgrad

@@ -1,0 +1,32 @@
+#include "ops/shape.hpp"
+
+#include "core/kernels/elementwise.hpp"
+
+namespace nalgrad {
+
+// y = x viewed as `shape`;  dx = dy viewed as x's shape
+Var reshape(const Var& x, Shape shape) {
+    Tensor y = x.value().reshape(shape);
+    return record("reshape", y, {x},
+                  [x_shape = x.shape()](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      return {dy[0].reshape(x_shape)};
+                  });
+}
+
+Var flatten(const Var& x) {
+    if (x.rank() == 0) fail("flatten", "needs a batch axis, got a scalar");
+    int64_t rest = 1;
+    for (int i = 1; i < x.rank(); ++i) rest *= x.size(i);
+    return reshape(x, {x.size(0), rest});
+}
+
+// y = x^T;  dx = dy^T
+Var transpose(const Var& x) {
+    if (x.rank() != 2) fail("transpose", "needs a 2-D variable, got shape {}", x.shape());
+    return record("transpose", kernels::transpose(x.value()), {x},
+                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      return {kernels::transpose(dy[0])};
+                  });
+}
+
+}  // namespace nalgrad
