@@ -152,6 +152,9 @@ int main(int argc, char** argv) try {
     app.add_option("--out", out_dir, "output folder")->capture_default_str();
     app.add_option("--resume", resume, "checkpoint to continue from");
     app.add_option("--limit", limit, "train on the first N images only (a quick run)");
+    double min_accuracy = 0;
+    app.add_option("--min-accuracy", min_accuracy,
+                   "exit with status 1 when the final test accuracy is below this");
     CLI11_PARSE(app, argc, argv);
 
     if (threads > 0) ng::set_num_threads(threads);
@@ -196,6 +199,7 @@ int main(int argc, char** argv) try {
     if (first_epoch == 1)
         csv << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n";
 
+    double final_accuracy = 0;
     for (int epoch = first_epoch; epoch < first_epoch + epochs; ++epoch) {
         auto start = std::chrono::steady_clock::now();
         double loss_sum = 0, correct = 0;
@@ -221,17 +225,18 @@ int main(int argc, char** argv) try {
                     duration(elapsed / done * (total - done)));
                 if (terminal) {
                     fmt::print("\r{}\x1b[K", line);
-                    std::fflush(stdout);
                 } else {
                     fmt::print("{}\n", line);
                     next_report = done + std::max<int64_t>(total / 10, 1);
                 }
+                std::fflush(stdout);  // a pipe is block-buffered: progress must show now
             }
         }
         if (terminal) fmt::print("\n");
         double train_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         EpochResult test_result = evaluate(model, test, 500);
+        final_accuracy = test_result.accuracy;
         double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         fmt::print(
@@ -242,6 +247,7 @@ int main(int argc, char** argv) try {
         csv << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f}\n", epoch, loss_sum / seen,
                            correct / seen, test_result.loss, test_result.accuracy, seconds);
         csv.flush();
+        std::fflush(stdout);
 
         ng::NamedTensors everything;
         for (const auto& p : params) everything.push_back({p.name, p.var.value()});
@@ -260,6 +266,11 @@ int main(int argc, char** argv) try {
     for (const char* f : {"metrics.png", "model.dot", "model.png", "checkpoint.safetensors"})
         if (fs::exists(out / f)) written += std::string(", ") + f;
     fmt::print("wrote {}: {}\n", out.string(), written);
+    if (final_accuracy < min_accuracy) {
+        fmt::print(stderr, "fashion_mnist: test accuracy {:.4f} is below --min-accuracy {}\n",
+                   final_accuracy, min_accuracy);
+        return 1;
+    }
     return 0;
 } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
