@@ -47,7 +47,56 @@ std::vector<Case> conv2d_cases() {
     return cases;
 }
 
+// Random geometries over the ranges: batch 1-3, sizes 1-12, channels 1-8, kernels 1-5
+// (even too), strides 1-3, dilation 1-2, every padding mode, with and without bias. Small ones
+// get the full Jacobian, the rest random projections.
+std::vector<Case> conv2d_random_cases() {
+    Generator gen(37);
+    auto pick = [&](int64_t lo, int64_t hi) {
+        return lo + static_cast<int64_t>(gen.below(hi - lo + 1));
+    };
+    std::vector<Case> cases;
+    while (cases.size() < 80) {
+        Shape x{pick(1, 3), pick(1, 12), pick(1, 12), pick(1, 8)};
+        Shape k{pick(1, 5), pick(1, 5), x[3], pick(1, 8)};
+        Conv2dOptions options{.stride = {pick(1, 3), pick(1, 3)},
+                              .dilation = {pick(1, 2), pick(1, 2)}};
+        switch (gen.below(3)) {
+            case 0:
+                options.padding = same;
+                break;
+            case 1:
+                options.padding = valid;
+                break;
+            default:
+                options.padding = Padding(pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2));
+        }
+        try {
+            conv2d_window(x, k, options);
+        } catch (const Error&) {
+            continue;  // an impossible geometry: the error tests cover those
+        }
+        bool bias = gen.below(2) == 1;
+        std::vector<Var> in{random_input(x, gen), random_input(k, gen)};
+        if (bias) in.push_back(random_input({k[3]}, gen));
+        GradcheckOptions check;
+        check.fast = x.numel() + k.numel() > 300;
+        check.seed = cases.size();
+        cases.push_back({fmt::format("x {} k {} stride {}x{} dilation {}x{} {}{}{}", x, k,
+                                     options.stride.h, options.stride.w, options.dilation.h,
+                                     options.dilation.w, padding_name(options.padding),
+                                     bias ? " bias" : "", check.fast ? " (fast)" : ""),
+                         in,
+                         [options](const std::vector<Var>& v) {
+                             return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Var{}, options);
+                         },
+                         check});
+    }
+    return cases;
+}
+
 const Register conv2d_family{"conv2d", conv2d_cases};
+const Register conv2d_random_family{"conv2d_random", conv2d_random_cases};
 
 }  // namespace
 }  // namespace nalgrad::suite

@@ -81,7 +81,69 @@ std::vector<Case> stride_cases() {
     return cases;
 }
 
+// Random geometries (batch 1-3, sizes 1-12, channels 1-8, kernels 1-5, strides 1-3, every
+// padding mode), each under every tie policy and border rule.
+std::vector<Case> pool_random_cases() {
+    Generator gen(24);
+    auto pick = [&](int64_t lo, int64_t hi) {
+        return lo + static_cast<int64_t>(gen.below(hi - lo + 1));
+    };
+    std::vector<Case> cases;
+    int geometries_made = 0;
+    while (geometries_made < 30) {
+        Shape x{pick(1, 3), pick(1, 12), pick(1, 12), pick(1, 8)};
+        Size2 kernel{pick(1, 5), pick(1, 5)}, step{pick(1, 3), pick(1, 3)};
+        Padding padding = valid;
+        std::string padding_name = "valid";
+        if (auto mode = gen.below(3); mode == 0) {
+            padding = same;
+            padding_name = "same";
+        } else if (mode == 2) {
+            // at most kernel - 1 per side, so no window lies entirely in padding
+            padding = Padding(pick(0, kernel.h - 1), pick(0, kernel.h - 1), pick(0, kernel.w - 1),
+                              pick(0, kernel.w - 1));
+            padding_name = fmt::format("{{{}, {}, {}, {}}}", padding.top(), padding.bottom(),
+                                       padding.left(), padding.right());
+        }
+        if (x[1] + padding.top() + padding.bottom() < kernel.h ||
+            x[2] + padding.left() + padding.right() < kernel.w)
+            continue;
+        if (padding == same && (x[1] < kernel.h - step.h || x[2] < kernel.w - step.w)) continue;
+        ++geometries_made;
+        const Geometry g{x, kernel, step, padding, ""};
+        std::string where = fmt::format("x {}, k {}x{}, stride {}x{}, {}", x, kernel.h, kernel.w,
+                                        step.h, step.w, padding_name);
+        GradcheckOptions check;
+        check.fast = x.numel() > 300;
+        for (auto [ties, name] :
+             {std::pair{TiePolicy::first, "first"}, std::pair{TiePolicy::all, "all"},
+              std::pair{TiePolicy::split, "split"}})
+            cases.push_back({fmt::format("max {}, ties {}", where, name),
+                             {distinct_input(x, gen)},
+                             [g, ties](const std::vector<Var>& in) {
+                                 return max_pool2d(in[0], {.kernel = g.kernel,
+                                                           .stride = g.stride,
+                                                           .padding = g.padding,
+                                                           .ties = ties});
+                             },
+                             check});
+        for (auto [border, name] : {std::pair{AvgBorder::exclude_padding, "exclude_padding"},
+                                    std::pair{AvgBorder::include_padding, "include_padding"}})
+            cases.push_back({fmt::format("avg {}, {}", where, name),
+                             {random_input(x, gen)},
+                             [g, border](const std::vector<Var>& in) {
+                                 return avg_pool2d(in[0], {.kernel = g.kernel,
+                                                           .stride = g.stride,
+                                                           .padding = g.padding,
+                                                           .border = border});
+                             },
+                             check});
+    }
+    return cases;
+}
+
 const Register max_pool{"max_pool2d", max_pool_cases};
+const Register pool_random{"pool_random", pool_random_cases};
 const Register avg_pool{"avg_pool2d", avg_pool_cases};
 const Register stride_op{"stride", stride_cases};
 
