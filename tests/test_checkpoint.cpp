@@ -12,28 +12,14 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "support/temp_dir.hpp"
+
 using namespace nalgrad;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               fmt::format("nalgrad-test-checkpoint-{}-{}", ::getpid(), counter++);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-    std::size_t entries() const {
-        return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
-    }
-};
+using nalgrad::testing::TempDir;
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

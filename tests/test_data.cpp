@@ -11,27 +11,15 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "support/temp_dir.hpp"
+
 using namespace nalgrad;
 using namespace nalgrad::data;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               fmt::format("nalgrad-test-data-{}-{}", ::getpid(), counter++);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using nalgrad::testing::TempDir;
 
 std::vector<uint8_t> file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
