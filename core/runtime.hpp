@@ -11,10 +11,30 @@
 
 namespace nalgrad {
 
-// Threads for TBB (global arena) and OpenMP (oneDNN) alike. Default: NALGRAD_NUM_THREADS from the
+// Threads for TBB (global arena) and OpenMP (oneDNN) alike, on every thread: one that calls ops
+// (the main thread or a std::thread) adopts the setting at its next oneDNN call, and primitives
+// created under the old setting are made afresh. Default: NALGRAD_NUM_THREADS from the
 // environment, else every core.
 void set_num_threads(int n);
 int get_num_threads();
+
+// Determinism. By default results are bitwise repeatable for a fixed thread count (and machine):
+// the project's own kernels sum every reduction in an order fixed by the shapes, never by the
+// thread partition, and oneDNN is deterministic run to run; but oneDNN splits some reductions
+// (convolution and inner product weight gradients, normalisation statistics, matmul over k) by
+// its thread count, so results may change with set_num_threads. In deterministic mode oneDNN
+// primitives are created and run on one thread (TBB loops keep set_num_threads), so results do not
+// depend on the thread count; oneDNN ops then use one core.
+void set_deterministic(bool enabled);
+bool deterministic();
+
+// For the oneDNN seam (core/kernels/onednn.cpp). OpenMP keeps its thread count per calling
+// thread: this brings the calling thread's up to date with set_num_threads / set_deterministic
+// (a thread-local compare when nothing changed).
+void adopt_thread_settings();
+// Counts changes of set_num_threads / set_deterministic. oneDNN fixes a primitive's thread
+// partition when it is created, so cached primitives made under an older count are stale.
+uint64_t thread_settings_generation();
 
 // Below this many elements of work a loop runs serially: a parallel region costs microseconds.
 inline constexpr int64_t serial_grain = 32768;

@@ -5,7 +5,10 @@
 
 namespace nalgrad::onednn {
 
+// Every primitive is created with engine() (directly, or through memories wrap() made), so
+// adopting the thread settings here precedes every creation.
 dnnl::engine& engine() {
+    adopt_thread_settings();
     static dnnl::engine e(dnnl::engine::kind::cpu, 0);
     return e;
 }
@@ -61,6 +64,7 @@ struct Scratchpad {
 
 void execute(const dnnl::primitive& p, const dnnl::primitive_desc_base& pd,
              std::unordered_map<int, dnnl::memory> args) {
+    adopt_thread_settings();
     thread_local Scratchpad scratch;
     dnnl::memory::desc sd = pd.scratchpad_desc();
     if (sd.get_size() > 0)

@@ -3,6 +3,10 @@
 // Thread safety: every primitive runs with a user-managed scratchpad from a per-thread buffer
 // (with oneDNN's library scratchpad, one primitive run from two threads at once gives wrong
 // results), on a per-thread stream, and primitives are cached per thread.
+//
+// Thread count: oneDNN's OpenMP count is per calling thread and a primitive keeps the partition
+// it was created with, so engine() and execute() adopt set_num_threads / set_deterministic on the
+// calling thread (core/runtime.hpp), and Cache makes an entry afresh once they have changed.
 #pragma once
 #include <cstdint>
 #include <list>
@@ -12,6 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/runtime.hpp"
 #include "core/tensor.hpp"
 
 namespace nalgrad::onednn {
@@ -46,25 +51,34 @@ class Cache {
 
     template <typename Make>
     Value& get(const std::string& key, Make&& make) {
+        const uint64_t generation = thread_settings_generation();
         if (auto it = index_.find(key); it != index_.end()) {
-            entries_.splice(entries_.begin(), entries_, it->second);
-            return it->second->second;
+            if (it->second->generation == generation) {
+                entries_.splice(entries_.begin(), entries_, it->second);
+                return it->second->value;
+            }
+            entries_.erase(it->second);  // made under another thread count: make it again
+            index_.erase(it);
         }
-        entries_.emplace_front(key, make());
+        entries_.push_front({key, make(), generation});
         index_[key] = entries_.begin();
         if (entries_.size() > capacity_) {
-            index_.erase(entries_.back().first);
+            index_.erase(entries_.back().key);
             entries_.pop_back();
         }
-        return entries_.front().second;
+        return entries_.front().value;
     }
     std::size_t size() const { return entries_.size(); }
 
   private:
+    struct Entry {
+        std::string key;
+        Value value;
+        uint64_t generation;  // thread_settings_generation() when made
+    };
     std::size_t capacity_;
-    std::list<std::pair<std::string, Value>> entries_;
-    std::unordered_map<std::string, typename std::list<std::pair<std::string, Value>>::iterator>
-        index_;
+    std::list<Entry> entries_;
+    std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
 };
 
 // The name of the implementation oneDNN chose ("brgconv:avx512_core", "jit_1x1:avx2", ...).
