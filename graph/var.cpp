@@ -49,6 +49,9 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         fail("backward", "seed gradient is {} {}, the variable is {} {}", dtype_name(seed.dtype()),
              seed.shape(), dtype_name(root->value.dtype()), root->value.shape());
 
+    const bool detecting = anomaly_detection_enabled();
+    if (detecting) anomaly::check_seed(seed);
+
     if (!root->producer) {  // a leaf: its gradient is the seed
         accumulate(root->grad, seed.clone());
         return;
@@ -56,9 +59,9 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
     const TapeRecord& top = *root->producer;
     if (top.freed)
         fail("backward",
-             "the records behind '{}' (tape record #{}) were freed by an earlier "
+             "the records behind '{}' ({}) were freed by an earlier "
              "backward(); pass retain_graph = true to run backward through them twice",
-             top.op, top.sequence);
+             top.op, describe_record(top.sequence, top.where));
     accumulate(root->grad, seed.clone());
 
     const uint64_t last = top.sequence;
@@ -78,19 +81,20 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         if (!reached) continue;  // no gradient flows through this record
         if (rec->freed)
             fail("backward",
-                 "the records behind '{}' (tape record #{}) were freed by an "
+                 "the records behind '{}' ({}) were freed by an "
                  "earlier backward(); pass retain_graph = true to run backward through them twice",
-                 rec->op, rec->sequence);
+                 rec->op, describe_record(rec->sequence, rec->where));
         for (std::size_t o = 0; o < dy.size(); ++o)
             if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
 
         for (std::size_t i = 0; i < rec->inputs.size(); ++i)
             if (rec->inputs[i]->value.version() != rec->input_versions[i])
                 fail("backward",
-                     "input {} of '{}' (tape record #{}, shape {}) was modified in "
+                     "input {} of '{}' ({}, shape {}) was modified in "
                      "place after the op ran (an optimizer step before backward?); its gradient "
                      "would be wrong",
-                     i, rec->op, rec->sequence, rec->inputs[i]->value.shape());
+                     i, rec->op, describe_record(rec->sequence, rec->where),
+                     rec->inputs[i]->value.shape());
         Grads dx = rec->backward(dy, rec->needed);
         if (dx.size() != rec->inputs.size())
             fail(rec->op, "gradient function returned {} gradients for {} inputs", dx.size(),
@@ -101,7 +105,14 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
             if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
                 fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,
                      dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
+            if (!detecting) {
+                accumulate(rec->inputs[i]->grad, std::move(dx[i]));
+                continue;
+            }
+            anomaly::check_gradient(*rec, i, dx[i], dy);
+            const bool adds = rec->inputs[i]->grad.defined();
             accumulate(rec->inputs[i]->grad, std::move(dx[i]));
+            if (adds) anomaly::check_accumulated(*rec, i, rec->inputs[i]->grad);
         }
         if (!options.retain_graph) {
             rec->backward = nullptr;  // releases what the op saved
@@ -204,6 +215,10 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
     rec->sequence = tape.next_sequence++;
     rec->output_shapes.push_back(output.shape());
     rec->output_dtype = output.dtype();
+    if (anomaly_detection_enabled()) {
+        rec->where = current_call_site();
+        anomaly::check_forward(*rec, output);
+    }
 
     Var out(std::move(output), true);
     out.node()->producer = rec;

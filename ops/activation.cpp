@@ -5,7 +5,8 @@
 namespace nalgrad {
 
 // y = max(x, 0);  dx = dy * [y > 0]
-Var relu(const Var& x) {
+Var relu(const Var& x, std::source_location where) {
+    const CallSite site(where);
     Tensor y = kernels::relu(x.value());
     return record("relu", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::relu_backward(y, dy[0])};

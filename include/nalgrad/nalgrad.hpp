@@ -11,6 +11,7 @@
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx.hpp"
+#include "graph/anomaly.hpp"
 #include "graph/dot.hpp"
 #include "graph/gradcheck.hpp"
 #include "graph/var.hpp"

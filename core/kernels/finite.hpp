@@ -1,0 +1,20 @@
+// NaN and Inf scans for anomaly detection (graph/anomaly.hpp).
+#pragma once
+#include <cstdint>
+
+#include "core/tensor.hpp"
+
+namespace nalgrad::kernels {
+
+// True when no element is NaN or +-Inf (always for i64). Parallel; stops early once one is found.
+bool all_finite(const Tensor& t);
+
+// What a tensor holds that is not finite, for the message (a serial pass: the error path only).
+struct NonFinite {
+    int64_t nan = 0;
+    int64_t inf = 0;     // +Inf and -Inf
+    int64_t first = -1;  // flat index of the first, -1 when all are finite
+};
+NonFinite count_non_finite(const Tensor& t);
+
+}  // namespace nalgrad::kernels

@@ -1,0 +1,212 @@
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <source_location>
+#include <string>
+#include <thread>
+
+#include <nalgrad/nalgrad.hpp>
+
+#include "support/training.hpp"
+
+using namespace nalgrad;
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+
+// "test_anomaly.cpp:<line>:", as the messages name the caller.
+doctest::Contains here(int line) {
+    return doctest::Contains(fmt::format("test_anomaly.cpp:{}:", line).c_str());
+}
+
+// Test-only ops. `values` returns fixed values whatever its input (to place NaN and Inf exactly);
+// `nan_gradient` has a finite forward and a gradient of NaN.
+Var values(const Var& x, const Tensor& fixed) {
+    return record("values", fixed, {x},
+                  [](const Grads& dy, const std::vector<bool>&) -> Grads { return {dy[0]}; });
+}
+Var nan_gradient(const Var& x) {
+    return record("nan_gradient", x.value().clone(), {x},
+                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
+                      return {full(dy[0].shape(), not_a_number, dy[0].dtype())};
+                  });
+}
+
+// An op built from other ops takes the caller's location like any public op: its records name
+// the caller's line, not this function's.
+Var relu_twice(const Var& x, std::source_location where = std::source_location::current()) {
+    const CallSite site(where);
+    return relu(relu(x));
+}
+
+}  // namespace
+
+TEST_CASE("off by default: NaN and Inf pass through without a check") {
+    CHECK_FALSE(anomaly_detection_enabled());
+    Var x = tensor({1, 2}, {2}, f32).requires_grad();
+    Var y = values(x, tensor({not_a_number, inf}, {2}, f32));
+    CHECK(std::isnan(y.value().at(0)));
+    y.backward(tensor({not_a_number, 1}, {2}, f32));
+    CHECK(std::isnan(x.grad().at(0)));
+}
+
+TEST_CASE("forward: the message names the op, the record, the user's line and the values") {
+    DetectAnomaly detect;
+    CHECK(anomaly_detection_enabled());
+    Var x = tensor({1, 2, 3, 4}, {2, 2}, f32).requires_grad();
+    CHECK_THROWS_WITH_AS(
+        values(x, tensor({1, not_a_number, inf, not_a_number}, {2, 2}, f32)),
+        doctest::Contains("values: anomaly in forward: the output f32 [2, 2] holds "
+                          "2 NaN and 1 Inf, the first at [0, 1] (tape record #"),
+        Error);
+    CHECK_THROWS_WITH_AS(values(x, tensor({1, not_a_number, inf, not_a_number}, {2, 2}, f32)),
+                         doctest::Contains("; its inputs are finite"), Error);
+
+    // relu passes Inf on (and maps NaN to 0): the culprit is its input, a leaf.
+    Var bad = tensor({1, -1, inf, 0}, {2, 2}, f32).requires_grad();
+    const int line = __LINE__ + 1;
+    auto call = [&] { return relu(bad); };
+    CHECK_THROWS_WITH_AS(call(), doctest::Contains("relu: anomaly in forward"), Error);
+    CHECK_THROWS_WITH_AS(call(), here(line), Error);
+    CHECK_THROWS_WITH_AS(
+        call(),
+        doctest::Contains("input 0 of 1 (f32 [2, 2], a leaf) already held 1 Inf, the first "
+                          "at [1, 0]"),
+        Error);
+}
+
+TEST_CASE("forward: an overflow inside matmul from finite inputs") {
+    DetectAnomaly detect;
+    Var a = tensor({1, 0, 0, 1e20}, {2, 2}, f32).requires_grad();
+    Var b = tensor({1, 0, 1e20, 0}, {2, 2}, f32);
+    CHECK_THROWS_WITH_AS(
+        matmul(a, b),
+        doctest::Contains("matmul: anomaly in forward: the output f32 [2, 2] holds "
+                          "1 Inf, the first at [1, 0]"),
+        Error);
+    CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("its inputs are finite"), Error);
+}
+
+TEST_CASE("backward: the message names the op, the input whose gradient broke, and the record") {
+    DetectAnomaly detect;
+    // y = x w = 1, but dw = x^T dy = 1e40 overflows float32; dx = dy w^T = 1 is fine.
+    Var x = tensor({1e20}, {1, 1}, f32).requires_grad();
+    Var w = tensor({1e-20}, {1, 1}, f32).requires_grad();
+    Var y = matmul(x, w);
+    CHECK(y.item() == doctest::Approx(1));
+    auto run = [&] { y.backward(full({1, 1}, 1e20, f32), {.retain_graph = true}); };
+    CHECK_THROWS_WITH_AS(run(),
+                         doctest::Contains("matmul: anomaly in backward: the gradient for input 1 "
+                                           "of 2 (f32 [1, 1], a leaf) holds 1 Inf, the first at "
+                                           "[0, 0] (tape record #"),
+                         Error);
+    CHECK_THROWS_WITH_AS(run(), doctest::Contains("the incoming gradient is finite"), Error);
+
+    // With w constant only x's gradient is computed: it is finite and flows on through relu.
+    Var x0 = tensor({1e20}, {1, 1}, f32).requires_grad();
+    Var y2 = matmul(relu(x0), w.detach());
+    y2.backward(full({1, 1}, 1e20, f32));
+    CHECK(x0.grad().item() == doctest::Approx(1));
+
+    // An input made by a recorded op is described by that op's record and line.
+    const int line = __LINE__ + 1;
+    Var r = relu(x0);
+    Var z = nan_gradient(r);
+    auto run_z = [&] { z.backward(ones({1, 1}, f32), {.retain_graph = true}); };
+    CHECK_THROWS_WITH_AS(run_z(),
+                         doctest::Contains("nan_gradient: anomaly in backward: the gradient for "
+                                           "input 0 of 1 (f32 [1, 1], the output of 'relu', tape "
+                                           "record #"),
+                         Error);
+    CHECK_THROWS_WITH_AS(run_z(), here(line), Error);
+}
+
+TEST_CASE("backward: finite contributions whose sum overflows, and a non-finite seed") {
+    DetectAnomaly detect;
+    Var x = tensor({1}, {1, 1}, f32).requires_grad();
+    Var y = matmul(x, x);  // both gradients, 3e38 each, go to x: their sum is Inf
+    CHECK_THROWS_WITH_AS(
+        y.backward(full({1, 1}, 3e38, f32)),
+        doctest::Contains("matmul: anomaly in backward: the gradient for input 1 of 2 (f32 [1, 1], "
+                          "a leaf) is finite, but adding it to the gradient that input had already "
+                          "received overflowed: the sum holds 1 Inf"),
+        Error);
+    Var z = relu(x);
+    CHECK_THROWS_WITH_AS(z.backward(tensor({not_a_number}, {1, 1}, f32)),
+                         doctest::Contains("backward: anomaly: the seed gradient f32 [1, 1] holds "
+                                           "1 NaN"),
+                         Error);
+}
+
+TEST_CASE("float64 gradients are checked too") {
+    DetectAnomaly detect;
+    Var x = tensor({1, 2, 3}, {3}, f64).requires_grad();
+    Var y = nan_gradient(x);
+    CHECK_THROWS_WITH_AS(y.backward(ones({3}, f64)),
+                         doctest::Contains("nan_gradient: anomaly in backward: the gradient for "
+                                           "input 0 of 1 (f64 [3], a leaf) holds 3 NaN, the first "
+                                           "at [0]"),
+                         Error);
+}
+
+TEST_CASE("an op made of ops: its inner records carry the caller's line") {
+    DetectAnomaly detect;
+    Var bad = tensor({inf}, {1}, f32).requires_grad();
+    const int line = __LINE__ + 1;
+    auto call = [&] { return relu_twice(bad); };
+    CHECK_THROWS_WITH_AS(call(), here(line), Error);
+    // Outside any op the location is cleared again.
+    CHECK(current_call_site().line() == 0);
+}
+
+TEST_CASE("records made with detection on name their line in other tape errors too") {
+    Var x = tensor({1, 2}, {2}, f32).requires_grad();
+    Var y;
+    int line = 0;
+    {
+        DetectAnomaly detect;
+        line = __LINE__ + 1;
+        y = relu(x);
+    }
+    y.backward(ones({2}, f32));
+    CHECK_THROWS_WITH_AS(y.backward(ones({2}, f32)), here(line), Error);
+    // Made with detection off: no location is kept (it would cost a thread-local write per op).
+    Var z = relu(x);
+    z.backward(ones({2}, f32));
+    CHECK_THROWS_WITH_AS(z.backward(ones({2}, f32)), doctest::Contains("'relu' (tape record #"),
+                         Error);
+    CHECK_THROWS_WITH_AS(z.backward(ones({2}, f32)), doctest::Contains(") were freed"), Error);
+}
+
+TEST_CASE("detection is per thread, nests, and can be switched off inside") {
+    Var bad = tensor({inf}, {1}, f32).requires_grad();
+    DetectAnomaly detect;
+    {
+        DetectAnomaly off(false);
+        CHECK_FALSE(anomaly_detection_enabled());
+        CHECK_NOTHROW(relu(bad));
+    }
+    CHECK(anomaly_detection_enabled());
+    CHECK_THROWS_AS(relu(bad), Error);
+    bool other_thread_detects = true;
+    std::thread other([&] {
+        other_thread_detects = anomaly_detection_enabled();
+        Var b = tensor({inf}, {1}, f32).requires_grad();
+        relu(b);  // would throw, and terminate, if detection leaked into this thread
+    });
+    other.join();
+    CHECK_FALSE(other_thread_detects);
+}
+
+TEST_CASE("a finite training run passes the checks and computes the same bits") {
+    using testing::Model;
+    const testing::TrainingRun plain = testing::train(Model::pooling, f32, 3);
+    DetectAnomaly detect;
+    CHECK(testing::identical(testing::train(Model::pooling, f32, 3), plain));
+    CHECK(testing::identical(testing::train(Model::mlp, f64, 3), [] {
+        DetectAnomaly off(false);
+        return testing::train(Model::mlp, f64, 3);
+    }()));
+}
