@@ -1,5 +1,5 @@
-// A few SGD steps of a small model on main's ops, for the thread and determinism tests: they
-// compare the parameters and losses of runs bit for bit.
+// A few SGD steps of a small model, for the thread, determinism and anomaly tests: they compare
+// the parameters and losses of runs bit for bit.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -19,18 +19,10 @@ struct ThreadSettingsGuard {
     }
 };
 
-// A test-only reshape op (ops/shape is another branch): the same data seen with another shape.
-inline Var view(const Var& x, Shape shape) {
-    const Shape input_shape = x.shape();
-    return record("view", x.value().reshape(shape), {x},
-                  [input_shape](const Grads& dy, const std::vector<bool>&) -> Grads {
-                      return {dy[0].reshape(input_shape)};
-                  });
-}
-
 enum class Model {
     mlp,      // dense, relu, dense
-    pooling,  // dense, relu, max_pool2d, dropout, matmul
+    pooling,  // dense, relu, reshape, max_pool2d, flatten, dropout, matmul
+    conv,     // conv2d, relu, max_pool2d, flatten, dropout, dense
 };
 
 struct TrainingRun {
@@ -38,48 +30,47 @@ struct TrainingRun {
     std::vector<double> losses;      // one per step
 };
 
-// `steps` SGD steps (momentum 0.9) on a fixed random regression problem; everything random comes
-// from `seed`. The loss is the mean squared error, computed here (serially, in double) along with
-// its gradient, which seeds backward.
+// `steps` SGD steps (momentum 0.9) of a mean-squared-error regression on fixed random data;
+// everything random comes from `seed`.
 inline TrainingRun train(Model model, DType dtype, uint64_t seed, int steps = 4) {
-    constexpr int64_t batch = 32, inputs = 256, side = 8, channels = 8, outputs = 10;
-    constexpr int64_t hidden = side * side * channels;
-    constexpr int64_t pooled = (side / 2) * (side / 2) * channels;
+    constexpr int64_t batch = 16, features = 256, side = 8, channels = 8, outputs = 10;
+    constexpr int64_t image = 12, image_channels = 3;
     Generator gen(seed);
     auto parameter = [&](Shape shape, int64_t fan_in) {
         return normal(shape, 0, 1 / std::sqrt(double(fan_in)), dtype, gen).requires_grad();
     };
-    const Tensor x = normal({batch, inputs}, dtype, gen);
+    const Tensor x = model == Model::conv
+                         ? normal({batch, image, image, image_channels}, dtype, gen)
+                         : normal({batch, features}, dtype, gen);
     const Tensor target = normal({batch, outputs}, dtype, gen);
-    Var w1 = parameter({inputs, hidden}, inputs), b1 = parameter({hidden}, inputs);
-    const int64_t last_in = model == Model::mlp ? hidden : pooled;
-    Var w2 = parameter({last_in, outputs}, last_in), b2 = parameter({outputs}, last_in);
+    const int64_t hidden = model == Model::conv  ? (image / 2) * (image / 2) * channels
+                           : model == Model::mlp ? side * side * channels
+                                                 : (side / 2) * (side / 2) * channels;
+    Var w1 = model == Model::conv ? parameter({3, 3, image_channels, channels}, 9 * image_channels)
+                                  : parameter({features, side * side * channels}, features);
+    Var b1 = parameter({w1.size(-1)}, features);
+    Var w2 = parameter({hidden, outputs}, hidden), b2 = parameter({outputs}, hidden);
     std::vector<Var> params{w1, b1, w2};
-    if (model == Model::mlp) params.push_back(b2);
+    if (model != Model::pooling) params.push_back(b2);
     optim::SGD sgd(params, {.lr = 0.05, .momentum = 0.9});
     Generator dropout_gen(seed + 1);
 
     TrainingRun run;
     for (int step = 0; step < steps; ++step) {
-        Var h = relu(dense(x, w1, b1));
         Var y;
         if (model == Model::mlp) {
-            y = dense(h, w2, b2);
+            y = dense(relu(dense(x, w1, b1)), w2, b2);
+        } else if (model == Model::pooling) {
+            Var h = reshape(relu(dense(x, w1, b1)), {batch, side, side, channels});
+            y = matmul(dropout(flatten(max_pool2d(h)), 0.25, dropout_gen), w2);
         } else {
-            Var pooled_h = max_pool2d(view(h, {batch, side, side, channels}));
-            y = matmul(dropout(view(pooled_h, {batch, pooled}), 0.25, dropout_gen), w2);
+            Var h = max_pool2d(relu(conv2d(x, w1, b1, {.padding = same})));
+            y = dense(dropout(flatten(h), 0.25, dropout_gen), w2, b2);
         }
-        const Tensor out = y.value().astype(f64), t = target.astype(f64);
-        Tensor seed_grad({batch, outputs}, f64);
-        double loss = 0;
-        for (int64_t i = 0; i < out.numel(); ++i) {
-            const double diff = out.data<double>()[i] - t.data<double>()[i];
-            loss += diff * diff;
-            seed_grad.data<double>()[i] = 2 * diff / double(out.numel());
-        }
-        run.losses.push_back(loss / double(out.numel()));
+        Var loss = mse(y, target);
+        run.losses.push_back(loss.item());
         sgd.zero_grad();
-        y.backward(seed_grad.astype(dtype));
+        loss.backward();
         sgd.step();
     }
     for (const Var& p : params) run.parameters.push_back(p.value().clone());
