@@ -1,0 +1,393 @@
+// benchmark: nalgrad's training step on the "lenet-fm" reference model (../shared/bench/README.md)
+// against the same step's oneDNN primitives called raw (raw_onednn.cpp). Per configuration: the
+// median step time, a per-op table (nalgrad and raw, forward and backward), heap allocations per
+// step and peak memory; then the framework's overhead per recorded op. run.sh adds PyTorch.
+//
+//   benchmark                       B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread
+//   benchmark --batch 64 --threads 2 --steps 50 --warmup 5
+//   benchmark --short               a few seconds: proof that everything runs (CI)
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nalgrad/nalgrad.hpp>
+
+#include "allocations.hpp"
+#include "process.hpp"
+#include "raw_onednn.hpp"
+#include "timing.hpp"
+
+namespace ng = nalgrad;
+using bench::median_ms;
+using bench::now_ms;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Config {
+    int64_t batch = 64;
+    int threads = 2;
+};
+
+struct Options {
+    std::vector<Config> configs;
+    int steps = 40;          // timed training steps per configuration
+    int warmup = 5;          // untimed steps first (primitive creation, caches, allocator)
+    int op_iterations = 20;  // calls per op in the per-op table and per raw primitive
+    int chain = 100000;      // ops in the overhead chain
+};
+
+constexpr const char* usage =
+    "usage: benchmark [--batch B] [--threads T] [--steps N] [--warmup N] [--short]\n"
+    "  without --batch and --threads: B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread\n"
+    "  --short: a run of a few seconds (one configuration, few steps), to prove it works\n";
+
+// Parses a positive int; false when `text` is not one.
+bool parse_positive(const char* text, int64_t& out) {
+    char* end = nullptr;
+    const long long v = std::strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || v < 1 || v > 1000000) return false;
+    out = v;
+    return true;
+}
+
+// Returns false (after printing why) when the arguments are wrong.
+bool parse(int argc, char** argv, Options& options) {
+    int64_t batch = 0, threads = 0, steps = 0, warmup = -1;
+    bool short_run = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--short") {
+            short_run = true;
+            continue;
+        }
+        if (arg == "--help" || arg == "-h") {
+            fmt::print("{}", usage);
+            std::exit(0);
+        }
+        int64_t* target = arg == "--batch"     ? &batch
+                          : arg == "--threads" ? &threads
+                          : arg == "--steps"   ? &steps
+                          : arg == "--warmup"  ? &warmup
+                                               : nullptr;
+        if (!target) {
+            fmt::print(stderr, "benchmark: unknown argument '{}'\n{}", arg, usage);
+            return false;
+        }
+        if (i + 1 >= argc || !parse_positive(argv[i + 1], *target)) {
+            fmt::print(stderr, "benchmark: {} needs a positive integer\n{}", arg, usage);
+            return false;
+        }
+        ++i;
+    }
+    if (short_run) {
+        options.steps = 3;
+        options.warmup = 1;
+        options.op_iterations = 2;
+        options.chain = 10000;
+    }
+    if (steps > 0) options.steps = static_cast<int>(steps);
+    if (warmup >= 0) options.warmup = static_cast<int>(warmup);
+    if (batch > 0 || threads > 0 || short_run)
+        options.configs = {{batch > 0 ? batch : 64, threads > 0 ? static_cast<int>(threads) : 2}};
+    else
+        options.configs = {{64, 2}, {16, 2}, {256, 2}, {64, 1}};
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+struct LeNetFM {
+    ng::Var w1, b1, w2, b2, w3, b3, w4, b4;  // conv1, conv2 (HWIO), dense1, dense2 ([in, out])
+    std::vector<ng::Var> parameters() const { return {w1, b1, w2, b2, w3, b3, w4, b4}; }
+};
+
+// PyTorch's default initialisation bound, 1 / sqrt(fan_in), for weights and biases alike.
+ng::Var parameter(ng::Shape shape, int64_t fan_in, ng::Generator& gen) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    return ng::uniform(std::move(shape), -bound, bound, ng::f32, gen).requires_grad();
+}
+
+LeNetFM make_model(ng::Generator& gen) {
+    return {parameter({5, 5, 1, 32}, 25, gen),       parameter({32}, 25, gen),
+            parameter({5, 5, 32, 64}, 800, gen),     parameter({64}, 800, gen),
+            parameter({7 * 7 * 64, 512}, 3136, gen), parameter({512}, 3136, gen),
+            parameter({512, 10}, 512, gen),          parameter({10}, 512, gen)};
+}
+
+// Every intermediate of one forward pass, so the per-op table can rerun each op on real inputs.
+struct Activations {
+    ng::Var conv1, relu1, pool1, conv2, relu2, pool2, flat, dense1, relu3, dense2, loss;
+};
+
+const ng::Conv2dOptions same_padding{.padding = ng::same};
+
+Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels) {
+    Activations a;
+    a.conv1 = ng::conv2d(images, m.w1, m.b1, same_padding);
+    a.relu1 = ng::relu(a.conv1);
+    a.pool1 = ng::max_pool2d(a.relu1);
+    a.conv2 = ng::conv2d(a.pool1, m.w2, m.b2, same_padding);
+    a.relu2 = ng::relu(a.conv2);
+    a.pool2 = ng::max_pool2d(a.relu2);
+    a.flat = ng::flatten(a.pool2);
+    a.dense1 = ng::dense(a.flat, m.w3, m.b3);
+    a.relu3 = ng::relu(a.dense1);
+    a.dense2 = ng::dense(a.relu3, m.w4, m.b4);
+    a.loss = ng::softmax_cross_entropy(a.dense2, labels);
+    return a;
+}
+
+// What PyTorch's reference step does: zero_grad(set_to_none), forward, backward, update.
+void train_step(const LeNetFM& m, ng::optim::SGD& sgd, const ng::Var& images,
+                const ng::Tensor& labels) {
+    sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
+    forward(m, images, labels).loss.backward();
+    sgd.step();
+}
+
+// Random standardised-looking images and labels; the values do not change the work done.
+struct Batch {
+    ng::Var images;
+    ng::Tensor labels;
+};
+
+Batch random_batch(int64_t batch, ng::Generator& gen) {
+    ng::Tensor labels({batch}, ng::i64);
+    for (int64_t i = 0; i < batch; ++i)
+        labels.data<int64_t>()[i] = static_cast<int64_t>(gen.below(10));
+    return {ng::Var(ng::normal({batch, 28, 28, 1}, ng::f32, gen)), labels};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-op table
+
+struct OpRow {
+    std::string name;
+    double forward_ms = 0, backward_ms = 0;
+    bool has_raw = false;
+    double raw_forward_ms = 0, raw_backward_ms = 0;
+    double total() const { return forward_ms + backward_ms; }
+    double raw_total() const { return raw_forward_ms + raw_backward_ms; }
+};
+
+// Times one op as the step runs it: the forward through the public op (recording on the tape),
+// then the gradient function the tape holds for it, called directly with a random output gradient
+// (the tape's accumulation is left out: it shows in the step's remainder). `before` runs untimed
+// before each call: the convolutions bump their weights' version there, as the optimizer does
+// each step, so the reorder into oneDNN's weight layouts is counted as in a step.
+OpRow time_op(
+    std::string name, int iterations, const std::function<ng::Var()>& run,
+    const std::function<void()>& before = [] {}) {
+    ng::Var y = run();
+    const auto record = y.node()->producer;
+    ng::Generator gen(7);
+    const ng::Grads dy{ng::normal(y.shape(), y.dtype(), gen)};
+    OpRow row{std::move(name)};
+    before();
+    run();  // warm
+    row.forward_ms = median_ms(iterations, before, [&] { ng::Var out = run(); });
+    before();
+    record->backward(dy, record->needed);  // warm
+    row.backward_ms =
+        median_ms(iterations, before, [&] { ng::Grads g = record->backward(dy, record->needed); });
+    return row;
+}
+
+std::vector<OpRow> time_ops(LeNetFM& m, ng::optim::SGD& sgd, const Batch& batch, int iterations) {
+    const Activations a = forward(m, batch.images, batch.labels);
+    const auto bump = [](const ng::Var& w) { return [w] { w.value().bump_version(); }; };
+    std::vector<OpRow> rows;
+    rows.push_back(time_op(
+        "conv1", iterations, [&] { return ng::conv2d(batch.images, m.w1, m.b1, same_padding); },
+        bump(m.w1)));
+    rows.push_back(time_op("relu1", iterations, [&] { return ng::relu(a.conv1); }));
+    rows.push_back(time_op("pool1", iterations, [&] { return ng::max_pool2d(a.relu1); }));
+    rows.push_back(time_op(
+        "conv2", iterations, [&] { return ng::conv2d(a.pool1, m.w2, m.b2, same_padding); },
+        bump(m.w2)));
+    rows.push_back(time_op("relu2", iterations, [&] { return ng::relu(a.conv2); }));
+    rows.push_back(time_op("pool2", iterations, [&] { return ng::max_pool2d(a.relu2); }));
+    rows.push_back(time_op("flatten", iterations, [&] { return ng::flatten(a.pool2); }));
+    rows.push_back(time_op("dense1", iterations, [&] { return ng::dense(a.flat, m.w3, m.b3); }));
+    rows.push_back(time_op("relu3", iterations, [&] { return ng::relu(a.dense1); }));
+    rows.push_back(time_op("dense2", iterations, [&] { return ng::dense(a.relu3, m.w4, m.b4); }));
+    rows.push_back(time_op("loss", iterations,
+                           [&] { return ng::softmax_cross_entropy(a.dense2, batch.labels); }));
+
+    // The optimizer's update of all eight parameters; their gradients come from one backward.
+    sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
+    forward(m, batch.images, batch.labels).loss.backward();
+    OpRow update{"SGD update"};
+    update.forward_ms = median_ms(iterations, [&] { sgd.step(); });
+    rows.push_back(update);
+    return rows;
+}
+
+void attach_raw(std::vector<OpRow>& rows, const std::vector<bench::RawLayer>& raw) {
+    for (OpRow& row : rows)
+        for (const bench::RawLayer& layer : raw)
+            if (layer.name == row.name) {
+                row.has_raw = true;
+                row.raw_forward_ms = layer.forward_ms;
+                row.raw_backward_ms = layer.backward_ms;
+            }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One configuration
+
+struct Result {
+    Config config;
+    double step_ms = 0, raw_ms = 0, foreign_cores = 0;
+};
+
+std::string cores(double c) {
+    return c < 0 ? std::string("unknown") : fmt::format("{:.2f} cores", c);
+}
+
+Result run_config(const Config& config, const Options& options) {
+    ng::set_num_threads(config.threads);
+    fmt::print("\n=== lenet-fm B={} threads={} ({} warm-up + {} timed steps) ===\n", config.batch,
+               config.threads, options.warmup, options.steps);
+    const bool peak_reset = bench::reset_peak_rss();
+    ng::Generator gen(1);
+    LeNetFM model = make_model(gen);
+    ng::optim::SGD sgd(model.parameters(), {.lr = 0.01, .momentum = 0.9});
+    const Batch batch = random_batch(config.batch, gen);
+
+    for (int i = 0; i < options.warmup; ++i) train_step(model, sgd, batch.images, batch.labels);
+    const bench::CpuWindow window;
+    const bench::AllocationCount before = bench::allocations_so_far();
+    std::vector<double> times;
+    for (int i = 0; i < options.steps; ++i) {
+        const double start = now_ms();
+        train_step(model, sgd, batch.images, batch.labels);
+        times.push_back(now_ms() - start);
+    }
+    const bench::AllocationCount after = bench::allocations_so_far();
+    Result result{config, bench::median(times), 0, window.foreign_cores()};
+    const double peak = bench::peak_rss_mib();
+    const auto [fastest, slowest] = std::minmax_element(times.begin(), times.end());
+    fmt::print(
+        "nalgrad step: median {:.2f} ms (min {:.2f}, max {:.2f}), {:.0f} images/s; "
+        "foreign load {}\n",
+        result.step_ms, *fastest, *slowest, config.batch / result.step_ms * 1e3,
+        cores(result.foreign_cores));
+    const double steps = options.steps;
+    fmt::print(
+        "heap allocations per step (operator new, after warm-up): {:.1f} calls, {:.2f} MiB\n",
+        (after.calls - before.calls) / steps, (after.bytes - before.bytes) / steps / 1048576.0);
+    fmt::print("peak RSS {}: {:.1f} MiB\n",
+               peak_reset ? "of this configuration" : "of the process so far", peak);
+
+    std::vector<OpRow> rows = time_ops(model, sgd, batch, options.op_iterations);
+    attach_raw(rows, bench::time_raw_onednn(config.batch, options.op_iterations, 2));
+
+    fmt::print("\nper op, ms (median of {} calls; raw: the same layer's oneDNN primitives alone)\n",
+               options.op_iterations);
+    fmt::print("{:<12} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>7} {:>8}\n", "op", "fwd", "bwd",
+               "total", "raw fwd", "raw bwd", "raw", "ratio", "gap");
+    double ops_sum = 0;
+    std::vector<std::pair<double, std::string>> gaps;  // nalgrad - raw, per row
+    for (const OpRow& row : rows) {
+        ops_sum += row.total();
+        result.raw_ms += row.raw_total();
+        const double gap = row.total() - row.raw_total();
+        gaps.emplace_back(gap, row.name);
+        if (row.has_raw)
+            fmt::print(
+                "{:<12} {:9.3f} {:9.3f} {:9.3f} | {:9.3f} {:9.3f} {:9.3f} | {:7.2f} {:8.3f}\n",
+                row.name, row.forward_ms, row.backward_ms, row.total(), row.raw_forward_ms,
+                row.raw_backward_ms, row.raw_total(), row.total() / row.raw_total(), gap);
+        else
+            fmt::print("{:<12} {:9.3f} {:9.3f} {:9.3f} | {:>9} {:>9} {:>9} | {:>7} {:8.3f}\n",
+                       row.name, row.forward_ms, row.backward_ms, row.total(), "-", "-", "-", "-",
+                       gap);
+    }
+    const double remainder = result.step_ms - ops_sum;
+    gaps.emplace_back(remainder, "tape+other");
+    fmt::print("{:<12} {:>29.3f} | {:>29} |\n", "sum of ops", ops_sum, "");
+    fmt::print("{:<12} {:>29.3f} | {:>29.3f} | {:7.2f}\n", "step", result.step_ms, result.raw_ms,
+               result.step_ms / result.raw_ms);
+    fmt::print(
+        "tape+other (step - sum of ops: backward sweep, gradient accumulation, zero_grad, "
+        "seed): {:.3f} ms\n",
+        remainder);
+    std::sort(gaps.rbegin(), gaps.rend());
+    fmt::print("largest gaps to raw:");
+    for (std::size_t i = 0; i < 3 && i < gaps.size(); ++i)
+        fmt::print(" {} {:.2f} ms ({:.0f}% of the step){}", gaps[i].second, gaps[i].first,
+                   100 * gaps[i].first / result.step_ms, i < 2 ? ";" : "\n");
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framework overhead: a long chain of relu on a one-element tensor, where the arithmetic is nil.
+
+void measure_overhead(int chain) {
+    std::vector<double> recorded, backward, release, unrecorded;
+    for (int round = 0; round < 3; ++round) {
+        ng::Var x(ng::ones({1}), true);
+        ng::Var h = x;
+        double start = now_ms();
+        for (int i = 0; i < chain; ++i) h = ng::relu(h);
+        recorded.push_back(now_ms() - start);
+        start = now_ms();
+        h.backward();
+        backward.push_back(now_ms() - start);
+        start = now_ms();
+        h = ng::Var{};  // the chain's values and records
+        release.push_back(now_ms() - start);
+        if (x.grad().item() != 1.0)
+            fmt::print("overhead chain: wrong gradient {}\n", x.grad().item());
+
+        ng::Var c(ng::ones({1}));  // a constant: nothing is recorded
+        start = now_ms();
+        for (int i = 0; i < chain; ++i) c = ng::relu(c);
+        unrecorded.push_back(now_ms() - start);
+    }
+    const auto per_op_us = [chain](const std::vector<double>& ms) {
+        return bench::median(ms) * 1e3 / chain;
+    };
+    const double f = per_op_us(recorded), b = per_op_us(backward), r = per_op_us(release);
+    fmt::print(
+        "\nframework overhead per op (relu on a [1] tensor, chain of {}, median of 3): "
+        "forward+record {:.2f} us, backward {:.2f} us, release {:.2f} us; total {:.2f} "
+        "us/op; forward without recording {:.2f} us\n",
+        chain, f, b, r, f + b + r, per_op_us(unrecorded));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    if (!parse(argc, argv, options)) return 2;
+    if (!std::getenv("GOMP_SPINCOUNT"))
+        fmt::print(
+            "warning: GOMP_SPINCOUNT is not set; idle OpenMP threads spin and slow the "
+            "TBB loops (run.sh sets GOMP_SPINCOUNT=10000)\n");
+    try {
+        std::vector<Result> results;
+        for (const Config& config : options.configs) results.push_back(run_config(config, options));
+        measure_overhead(options.chain);
+        fmt::print("\n");
+        for (const Result& r : results)
+            fmt::print(
+                "lenet-fm B={} threads={}: nalgrad {:.2f} ms/step, raw oneDNN {:.2f} ms, "
+                "ratio {:.2f} (foreign load {})\n",
+                r.config.batch, r.config.threads, r.step_ms, r.raw_ms, r.step_ms / r.raw_ms,
+                cores(r.foreign_cores));
+    } catch (const ng::Error& e) {
+        fmt::print(stderr, "benchmark: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,27 @@
+// What the process and the machine did around a measurement: peak memory, and the CPU time that
+// other processes took (the machine is shared; every figure is annotated with it).
+#pragma once
+
+namespace bench {
+
+// Peak resident set size so far (getrusage ru_maxrss), in MiB.
+double peak_rss_mib();
+// Starts a new peak (Linux: /proc/self/clear_refs). False when the kernel refuses; the peak then
+// covers the whole run so far.
+bool reset_peak_rss();
+
+// Cores that other processes (and the hypervisor, as steal time) kept busy between construction
+// and foreign_cores(): machine-wide busy time from /proc/stat minus this process's CPU time, per
+// wall second. Negative when /proc/stat is unreadable.
+class CpuWindow {
+  public:
+    CpuWindow();
+    double foreign_cores() const;
+
+  private:
+    double machine_busy_s_;
+    double own_s_;
+    double wall_ms_;
+};
+
+}  // namespace bench
