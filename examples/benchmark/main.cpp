@@ -7,6 +7,7 @@
 //   benchmark --batch 64 --threads 2 --steps 50 --warmup 5
 //   benchmark --short               a few seconds: proof that everything runs (CI)
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -122,26 +123,57 @@ LeNetFM make_model(ng::Generator& gen) {
             parameter({512, 10}, 512, gen),          parameter({10}, 512, gen)};
 }
 
-// Every intermediate of one forward pass, so the per-op table can rerun each op on real inputs.
-struct Activations {
-    ng::Var conv1, relu1, pool1, conv2, relu2, pool2, flat, dense1, relu3, dense2, loss;
+// The ops of one step, in order; the per-op table has one row each.
+enum Op { conv1, relu1, pool1, conv2, relu2, pool2, flat, dense1, relu3, dense2, loss, op_count };
+const char* const op_names[op_count] = {"conv1",   "relu1",  "pool1", "conv2",  "relu2", "pool2",
+                                        "flatten", "dense1", "relu3", "dense2", "loss"};
+
+// Per-op times measured inside real training steps, without touching the library: each forward
+// call is timed, and the gradient function the tape recorded for its output is wrapped in a
+// timer. Only the profiled steps pay for this.
+struct StepProfile {
+    std::vector<double> forward[op_count], backward[op_count];
+    std::vector<double> zero_grad, backward_call, update, release, total;
+
+    ng::Var timed(Op op, const std::function<ng::Var()>& run) {
+        const double start = now_ms();
+        ng::Var y = run();
+        forward[op].push_back(now_ms() - start);
+        if (const auto& record = y.node()->producer) {
+            record->backward = [inner = std::move(record->backward), this, op](
+                                   const ng::Grads& dy, const std::vector<bool>& needed) {
+                const double begin = now_ms();
+                ng::Grads g = inner(dy, needed);
+                backward[op].push_back(now_ms() - begin);
+                return g;
+            };
+        }
+        return y;
+    }
 };
+
+// Every intermediate of one forward pass, so the per-op table can rerun each op on real inputs.
+using Activations = std::array<ng::Var, op_count>;
 
 const ng::Conv2dOptions same_padding{.padding = ng::same};
 
-Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels) {
+Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels,
+                    StepProfile* profile = nullptr) {
     Activations a;
-    a.conv1 = ng::conv2d(images, m.w1, m.b1, same_padding);
-    a.relu1 = ng::relu(a.conv1);
-    a.pool1 = ng::max_pool2d(a.relu1);
-    a.conv2 = ng::conv2d(a.pool1, m.w2, m.b2, same_padding);
-    a.relu2 = ng::relu(a.conv2);
-    a.pool2 = ng::max_pool2d(a.relu2);
-    a.flat = ng::flatten(a.pool2);
-    a.dense1 = ng::dense(a.flat, m.w3, m.b3);
-    a.relu3 = ng::relu(a.dense1);
-    a.dense2 = ng::dense(a.relu3, m.w4, m.b4);
-    a.loss = ng::softmax_cross_entropy(a.dense2, labels);
+    const auto run = [&](Op op, const std::function<ng::Var()>& f) {
+        a[op] = profile ? profile->timed(op, f) : f();
+    };
+    run(conv1, [&] { return ng::conv2d(images, m.w1, m.b1, same_padding); });
+    run(relu1, [&] { return ng::relu(a[conv1]); });
+    run(pool1, [&] { return ng::max_pool2d(a[relu1]); });
+    run(conv2, [&] { return ng::conv2d(a[pool1], m.w2, m.b2, same_padding); });
+    run(relu2, [&] { return ng::relu(a[conv2]); });
+    run(pool2, [&] { return ng::max_pool2d(a[relu2]); });
+    run(flat, [&] { return ng::flatten(a[pool2]); });
+    run(dense1, [&] { return ng::dense(a[flat], m.w3, m.b3); });
+    run(relu3, [&] { return ng::relu(a[dense1]); });
+    run(dense2, [&] { return ng::dense(a[relu3], m.w4, m.b4); });
+    run(loss, [&] { return ng::softmax_cross_entropy(a[dense2], labels); });
     return a;
 }
 
@@ -149,8 +181,29 @@ Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& l
 void train_step(const LeNetFM& m, ng::optim::SGD& sgd, const ng::Var& images,
                 const ng::Tensor& labels) {
     sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
-    forward(m, images, labels).loss.backward();
+    forward(m, images, labels)[loss].backward();
     sgd.step();
+}
+
+// The same step with every part timed.
+void profiled_step(const LeNetFM& m, ng::optim::SGD& sgd, const ng::Var& images,
+                   const ng::Tensor& labels, StepProfile& p) {
+    const double start = now_ms();
+    sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
+    double t = now_ms();
+    p.zero_grad.push_back(t - start);
+    {
+        Activations a = forward(m, images, labels, &p);
+        t = now_ms();
+        a[loss].backward();
+        p.backward_call.push_back(now_ms() - t);
+        t = now_ms();
+    }  // the step's values and records are freed here
+    p.release.push_back(now_ms() - t);
+    t = now_ms();
+    sgd.step();
+    p.update.push_back(now_ms() - t);
+    p.total.push_back(now_ms() - start);
 }
 
 // Random standardised-looking images and labels; the values do not change the work done.
@@ -167,78 +220,54 @@ Batch random_batch(int64_t batch, ng::Generator& gen) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-op table
+// Each op alone, in a loop
 
-struct OpRow {
-    std::string name;
+struct Times {
     double forward_ms = 0, backward_ms = 0;
-    bool has_raw = false;
-    double raw_forward_ms = 0, raw_backward_ms = 0;
     double total() const { return forward_ms + backward_ms; }
-    double raw_total() const { return raw_forward_ms + raw_backward_ms; }
 };
 
-// Times one op as the step runs it: the forward through the public op (recording on the tape),
-// then the gradient function the tape holds for it, called directly with a random output gradient
-// (the tape's accumulation is left out: it shows in the step's remainder). `before` runs untimed
-// before each call: the convolutions bump their weights' version there, as the optimizer does
-// each step, so the reorder into oneDNN's weight layouts is counted as in a step.
-OpRow time_op(
-    std::string name, int iterations, const std::function<ng::Var()>& run,
+// Times one op alone: the forward through the public op (recording on the tape), then the
+// gradient function the tape holds for it, called directly with a random output gradient.
+// `before` runs untimed before each call: the convolutions bump their weights' version there, as
+// the optimizer does each step, so the reorder into oneDNN's weight layouts counts as in a step.
+Times time_alone(
+    int iterations, const std::function<ng::Var()>& run,
     const std::function<void()>& before = [] {}) {
     ng::Var y = run();
     const auto record = y.node()->producer;
     ng::Generator gen(7);
     const ng::Grads dy{ng::normal(y.shape(), y.dtype(), gen)};
-    OpRow row{std::move(name)};
+    Times t;
     before();
     run();  // warm
-    row.forward_ms = median_ms(iterations, before, [&] { ng::Var out = run(); });
+    t.forward_ms = median_ms(iterations, before, [&] { ng::Var out = run(); });
     before();
     record->backward(dy, record->needed);  // warm
-    row.backward_ms =
+    t.backward_ms =
         median_ms(iterations, before, [&] { ng::Grads g = record->backward(dy, record->needed); });
-    return row;
+    return t;
 }
 
-std::vector<OpRow> time_ops(LeNetFM& m, ng::optim::SGD& sgd, const Batch& batch, int iterations) {
+std::array<Times, op_count> time_ops_alone(const LeNetFM& m, const Batch& batch, int iterations) {
     const Activations a = forward(m, batch.images, batch.labels);
     const auto bump = [](const ng::Var& w) { return [w] { w.value().bump_version(); }; };
-    std::vector<OpRow> rows;
-    rows.push_back(time_op(
-        "conv1", iterations, [&] { return ng::conv2d(batch.images, m.w1, m.b1, same_padding); },
-        bump(m.w1)));
-    rows.push_back(time_op("relu1", iterations, [&] { return ng::relu(a.conv1); }));
-    rows.push_back(time_op("pool1", iterations, [&] { return ng::max_pool2d(a.relu1); }));
-    rows.push_back(time_op(
-        "conv2", iterations, [&] { return ng::conv2d(a.pool1, m.w2, m.b2, same_padding); },
-        bump(m.w2)));
-    rows.push_back(time_op("relu2", iterations, [&] { return ng::relu(a.conv2); }));
-    rows.push_back(time_op("pool2", iterations, [&] { return ng::max_pool2d(a.relu2); }));
-    rows.push_back(time_op("flatten", iterations, [&] { return ng::flatten(a.pool2); }));
-    rows.push_back(time_op("dense1", iterations, [&] { return ng::dense(a.flat, m.w3, m.b3); }));
-    rows.push_back(time_op("relu3", iterations, [&] { return ng::relu(a.dense1); }));
-    rows.push_back(time_op("dense2", iterations, [&] { return ng::dense(a.relu3, m.w4, m.b4); }));
-    rows.push_back(time_op("loss", iterations,
-                           [&] { return ng::softmax_cross_entropy(a.dense2, batch.labels); }));
-
-    // The optimizer's update of all eight parameters; their gradients come from one backward.
-    sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
-    forward(m, batch.images, batch.labels).loss.backward();
-    OpRow update{"SGD update"};
-    update.forward_ms = median_ms(iterations, [&] { sgd.step(); });
-    rows.push_back(update);
-    return rows;
-}
-
-void attach_raw(std::vector<OpRow>& rows, const std::vector<bench::RawLayer>& raw) {
-    for (OpRow& row : rows)
-        for (const bench::RawLayer& layer : raw)
-            if (layer.name == row.name) {
-                row.has_raw = true;
-                row.raw_forward_ms = layer.forward_ms;
-                row.raw_backward_ms = layer.backward_ms;
-            }
+    std::array<Times, op_count> t;
+    t[conv1] = time_alone(
+        iterations, [&] { return ng::conv2d(batch.images, m.w1, m.b1, same_padding); }, bump(m.w1));
+    t[relu1] = time_alone(iterations, [&] { return ng::relu(a[conv1]); });
+    t[pool1] = time_alone(iterations, [&] { return ng::max_pool2d(a[relu1]); });
+    t[conv2] = time_alone(
+        iterations, [&] { return ng::conv2d(a[pool1], m.w2, m.b2, same_padding); }, bump(m.w2));
+    t[relu2] = time_alone(iterations, [&] { return ng::relu(a[conv2]); });
+    t[pool2] = time_alone(iterations, [&] { return ng::max_pool2d(a[relu2]); });
+    t[flat] = time_alone(iterations, [&] { return ng::flatten(a[pool2]); });
+    t[dense1] = time_alone(iterations, [&] { return ng::dense(a[flat], m.w3, m.b3); });
+    t[relu3] = time_alone(iterations, [&] { return ng::relu(a[dense1]); });
+    t[dense2] = time_alone(iterations, [&] { return ng::dense(a[relu3], m.w4, m.b4); });
+    t[loss] =
+        time_alone(iterations, [&] { return ng::softmax_cross_entropy(a[dense2], batch.labels); });
+    return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +280,46 @@ struct Result {
 
 std::string cores(double c) {
     return c < 0 ? std::string("unknown") : fmt::format("{:.2f} cores", c);
+}
+
+// One row of the per-op table. Negative times print as "-".
+struct Row {
+    std::string name;
+    Times in_step, alone, raw;
+    bool has_alone = true, has_raw = true;
+};
+
+std::string cell(double ms, bool present) {
+    return present ? fmt::format("{:8.3f}", ms) : fmt::format("{:>8}", "-");
+}
+
+void print_table(const std::vector<Row>& rows, double step_ms, int op_iterations) {
+    fmt::print(
+        "\nper op, ms. in step: medians inside profiled training steps; alone: the op "
+        "repeated {} times on the same input; raw: the same layer's oneDNN primitives "
+        "alone. gap: in step - raw\n",
+        op_iterations);
+    fmt::print("{:<15} {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} | {:>6} {:>8}\n", "", "in step", "",
+               "alone", "", "raw", "", "", "");
+    fmt::print("{:<15} {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} | {:>6} {:>8}\n", "op", "fwd", "bwd",
+               "fwd", "bwd", "fwd", "bwd", "ratio", "gap");
+    std::vector<std::pair<double, std::string>> gaps;
+    for (const Row& r : rows) {
+        const double gap = r.in_step.total() - (r.has_raw ? r.raw.total() : 0);
+        gaps.emplace_back(gap, r.name);
+        const std::string ratio =
+            r.has_raw ? fmt::format("{:6.2f}", r.in_step.total() / r.raw.total()) : "     -";
+        fmt::print("{:<15} {:8.3f} {:8.3f} | {} {} | {} {} | {} {:8.3f}\n", r.name,
+                   r.in_step.forward_ms, r.in_step.backward_ms,
+                   cell(r.alone.forward_ms, r.has_alone), cell(r.alone.backward_ms, r.has_alone),
+                   cell(r.raw.forward_ms, r.has_raw), cell(r.raw.backward_ms, r.has_raw), ratio,
+                   gap);
+    }
+    std::sort(gaps.rbegin(), gaps.rend());
+    fmt::print("largest gaps to raw (of a {:.2f} ms profiled step):", step_ms);
+    for (std::size_t i = 0; i < 3 && i < gaps.size(); ++i)
+        fmt::print(" {} {:.2f} ms ({:.0f}%){}", gaps[i].second, gaps[i].first,
+                   100 * gaps[i].first / step_ms, i < 2 ? ";" : "\n");
 }
 
 Result run_config(const Config& config, const Options& options) {
@@ -266,6 +335,7 @@ Result run_config(const Config& config, const Options& options) {
     for (int i = 0; i < options.warmup; ++i) train_step(model, sgd, batch.images, batch.labels);
     const bench::CpuWindow window;
     const bench::AllocationCount before = bench::allocations_so_far();
+    const long faults_before = bench::page_faults();
     std::vector<double> times;
     for (int i = 0; i < options.steps; ++i) {
         const double start = now_ms();
@@ -273,8 +343,9 @@ Result run_config(const Config& config, const Options& options) {
         times.push_back(now_ms() - start);
     }
     const bench::AllocationCount after = bench::allocations_so_far();
+    const long faults = bench::page_faults() - faults_before;
     Result result{config, bench::median(times), 0, window.foreign_cores()};
-    const double peak = bench::peak_rss_mib();
+    const double peak = peak_reset ? bench::recent_peak_rss_mib() : -1;
     const auto [fastest, slowest] = std::minmax_element(times.begin(), times.end());
     fmt::print(
         "nalgrad step: median {:.2f} ms (min {:.2f}, max {:.2f}), {:.0f} images/s; "
@@ -283,49 +354,57 @@ Result run_config(const Config& config, const Options& options) {
         cores(result.foreign_cores));
     const double steps = options.steps;
     fmt::print(
-        "heap allocations per step (operator new, after warm-up): {:.1f} calls, {:.2f} MiB\n",
-        (after.calls - before.calls) / steps, (after.bytes - before.bytes) / steps / 1048576.0);
-    fmt::print("peak RSS {}: {:.1f} MiB\n",
-               peak_reset ? "of this configuration" : "of the process so far", peak);
+        "heap allocations per step (operator new, after warm-up): {:.1f} calls, {:.2f} "
+        "MiB; page faults per step: {:.0f}\n",
+        (after.calls - before.calls) / steps, (after.bytes - before.bytes) / steps / 1048576.0,
+        faults / steps);
+    if (peak >= 0) fmt::print("peak RSS of this configuration's steps (VmHWM): {:.1f} MiB\n", peak);
+    fmt::print("peak RSS of the process so far (ru_maxrss): {:.1f} MiB\n", bench::peak_rss_mib());
 
-    std::vector<OpRow> rows = time_ops(model, sgd, batch, options.op_iterations);
-    attach_raw(rows, bench::time_raw_onednn(config.batch, options.op_iterations, 2));
+    StepProfile profile;
+    for (int i = 0; i < options.steps; ++i)
+        profiled_step(model, sgd, batch.images, batch.labels, profile);
+    const auto alone = time_ops_alone(model, batch, options.op_iterations);
+    std::vector<bench::RawLayer> raw =
+        bench::time_raw_onednn(config.batch, options.op_iterations, 2);
 
-    fmt::print("\nper op, ms (median of {} calls; raw: the same layer's oneDNN primitives alone)\n",
-               options.op_iterations);
-    fmt::print("{:<12} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>7} {:>8}\n", "op", "fwd", "bwd",
-               "total", "raw fwd", "raw bwd", "raw", "ratio", "gap");
-    double ops_sum = 0;
-    std::vector<std::pair<double, std::string>> gaps;  // nalgrad - raw, per row
-    for (const OpRow& row : rows) {
-        ops_sum += row.total();
-        result.raw_ms += row.raw_total();
-        const double gap = row.total() - row.raw_total();
-        gaps.emplace_back(gap, row.name);
-        if (row.has_raw)
-            fmt::print(
-                "{:<12} {:9.3f} {:9.3f} {:9.3f} | {:9.3f} {:9.3f} {:9.3f} | {:7.2f} {:8.3f}\n",
-                row.name, row.forward_ms, row.backward_ms, row.total(), row.raw_forward_ms,
-                row.raw_backward_ms, row.raw_total(), row.total() / row.raw_total(), gap);
-        else
-            fmt::print("{:<12} {:9.3f} {:9.3f} {:9.3f} | {:>9} {:>9} {:>9} | {:>7} {:8.3f}\n",
-                       row.name, row.forward_ms, row.backward_ms, row.total(), "-", "-", "-", "-",
-                       gap);
+    std::vector<Row> rows;
+    double ops_backward = 0;
+    for (int op = 0; op < op_count; ++op) {
+        Row r{
+            op_names[op], {bench::median(profile.forward[op]), bench::median(profile.backward[op])},
+            alone[op],    {},
+            true,         false};
+        for (const bench::RawLayer& layer : raw)
+            if (layer.name == r.name) {
+                r.raw = {layer.forward_ms, layer.backward_ms};
+                r.has_raw = true;
+                result.raw_ms += r.raw.total();
+            }
+        ops_backward += r.in_step.backward_ms;
+        rows.push_back(r);
     }
-    const double remainder = result.step_ms - ops_sum;
-    gaps.emplace_back(remainder, "tape+other");
-    fmt::print("{:<12} {:>29.3f} | {:>29} |\n", "sum of ops", ops_sum, "");
-    fmt::print("{:<12} {:>29.3f} | {:>29.3f} | {:7.2f}\n", "step", result.step_ms, result.raw_ms,
-               result.step_ms / result.raw_ms);
+    const auto extra = [&](std::string name, double ms) {
+        rows.push_back({std::move(name), {ms, 0}, {}, {}, false, false});
+    };
+    const double backward_call = bench::median(profile.backward_call);
+    extra("SGD update", bench::median(profile.update));
+    extra("zero_grad", bench::median(profile.zero_grad));
+    extra("tape sweep", backward_call - ops_backward);
+    extra("release", bench::median(profile.release));
+    double parts = 0;
+    for (const Row& r : rows) parts += r.in_step.total();
+    const double profiled_total = bench::median(profile.total);
+    extra("other", profiled_total - parts);
+    print_table(rows, profiled_total, options.op_iterations);
     fmt::print(
-        "tape+other (step - sum of ops: backward sweep, gradient accumulation, zero_grad, "
-        "seed): {:.3f} ms\n",
-        remainder);
-    std::sort(gaps.rbegin(), gaps.rend());
-    fmt::print("largest gaps to raw:");
-    for (std::size_t i = 0; i < 3 && i < gaps.size(); ++i)
-        fmt::print(" {} {:.2f} ms ({:.0f}% of the step){}", gaps[i].second, gaps[i].first,
-                   100 * gaps[i].first / result.step_ms, i < 2 ? ";" : "\n");
+        "tape sweep: backward() minus the ops' gradient functions (seed, accumulation, "
+        "checks); release: freeing the step's values and records; other: profiled step "
+        "median minus the medians of its parts\n");
+    fmt::print(
+        "step {:.2f} ms (profiled: {:.2f} ms), raw oneDNN primitives {:.2f} ms (no loss, no "
+        "update): ratio {:.2f}\n",
+        result.step_ms, profiled_total, result.raw_ms, result.step_ms / result.raw_ms);
     return result;
 }
 

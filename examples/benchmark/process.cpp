@@ -46,6 +46,20 @@ bool reset_peak_rss() {
     return static_cast<bool>(clear);
 }
 
+double recent_peak_rss_mib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+    return -1;
+}
+
+long page_faults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt + usage.ru_majflt;
+}
+
 CpuWindow::CpuWindow()
     : machine_busy_s_(machine_busy_s()), own_s_(own_cpu_s()), wall_ms_(now_ms()) {}
 
