@@ -26,7 +26,8 @@ class Conv2d {
   public:
     Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOptions options = {},
            LayerInit init = {});
-    Var operator()(const Var& x) const;
+    Var operator()(const Var& x,
+                   std::source_location where = std::source_location::current()) const;
     Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
 
     Var weight, bias;
@@ -37,7 +38,8 @@ class Conv2d {
 class Dense {
   public:
     Dense(int64_t in_features, int64_t out_features, LayerInit init = {});
-    Var operator()(const Var& x) const;
+    Var operator()(const Var& x,
+                   std::source_location where = std::source_location::current()) const;
     Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
 
     Var weight, bias;
@@ -46,7 +48,8 @@ class Dense {
 class MaxPool2d {
   public:
     explicit MaxPool2d(MaxPool2dOptions options = {}) : options(options) {}
-    Var operator()(const Var& x) const;
+    Var operator()(const Var& x,
+                   std::source_location where = std::source_location::current()) const;
     Parameters parameters() const { return {}; }
     MaxPool2dOptions options;
 };
@@ -54,7 +57,8 @@ class MaxPool2d {
 class AvgPool2d {
   public:
     explicit AvgPool2d(AvgPool2dOptions options = {}) : options(options) {}
-    Var operator()(const Var& x) const;
+    Var operator()(const Var& x,
+                   std::source_location where = std::source_location::current()) const;
     Parameters parameters() const { return {}; }
     AvgPool2dOptions options;
 };
@@ -63,7 +67,7 @@ class AvgPool2d {
 class Dropout {
   public:
     explicit Dropout(double p, uint64_t seed = 0) : p(p), generator(seed) {}
-    Var operator()(const Var& x);
+    Var operator()(const Var& x, std::source_location where = std::source_location::current());
     Parameters parameters() const { return {}; }
     void train(bool on = true) { training = on; }
     void eval() { training = false; }

@@ -14,7 +14,8 @@ Var relu(const Var& x, std::source_location where) {
 }
 
 // y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)
-Var sigmoid(const Var& x) {
+Var sigmoid(const Var& x, std::source_location where) {
+    const CallSite site(where);
     Tensor y = kernels::sigmoid(x.value());
     return record("sigmoid", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::sigmoid_backward(y, dy[0])};
@@ -22,7 +23,8 @@ Var sigmoid(const Var& x) {
 }
 
 // y = tanh x;  dx = dy * (1 - y^2)
-Var tanh(const Var& x) {
+Var tanh(const Var& x, std::source_location where) {
+    const CallSite site(where);
     Tensor y = kernels::tanh(x.value());
     return record("tanh", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::tanh_backward(y, dy[0])};

@@ -9,6 +9,7 @@ namespace nalgrad {
 // 1 / (1 - p), so the expected value is unchanged and evaluation needs no rescaling. The mask comes
 // from `gen` (serially: the same seed gives the same mask on any thread count). Returns x itself
 // when training is false or p == 0. dx = dy * mask. p must be in [0, 1).
-Var dropout(const Var& x, double p, Generator& gen, bool training = true);
+Var dropout(const Var& x, double p, Generator& gen, bool training = true,
+            std::source_location where = std::source_location::current());
 
 }  // namespace nalgrad

@@ -26,10 +26,8 @@ Var constant_like(double value, const Var& like) {
     return Var(scalar(value, is_floating(like.dtype()) ? like.dtype() : f64));
 }
 
-}  // namespace
-
 // y = a + b;  da = sum_to(dy),  db = sum_to(dy)
-Var operator+(const Var& a, const Var& b) {
+Var add(const Var& a, const Var& b) {
     check_operands(BinaryOp::add, a, b);
     Tensor y = kernels::binary(BinaryOp::add, a.value(), b.value());
     return record("add", y, {a, b},
@@ -41,7 +39,7 @@ Var operator+(const Var& a, const Var& b) {
 }
 
 // y = a - b;  da = sum_to(dy),  db = -sum_to(dy)
-Var operator-(const Var& a, const Var& b) {
+Var subtract(const Var& a, const Var& b) {
     check_operands(BinaryOp::sub, a, b);
     Tensor y = kernels::binary(BinaryOp::sub, a.value(), b.value());
     return record("sub", y, {a, b},
@@ -54,7 +52,7 @@ Var operator-(const Var& a, const Var& b) {
 
 // y = a * b;  da = sum_to(dy * b),  db = sum_to(dy * a). An operand's value is kept only when
 // the other one needs a gradient.
-Var operator*(const Var& a, const Var& b) {
+Var multiply(const Var& a, const Var& b) {
     check_operands(BinaryOp::mul, a, b);
     Tensor y = kernels::binary(BinaryOp::mul, a.value(), b.value());
     Tensor a_kept = b.requires_grad() ? a.value() : Tensor{};
@@ -72,7 +70,7 @@ Var operator*(const Var& a, const Var& b) {
 }
 
 // y = a / b;  da = sum_to(dy / b),  db = -sum_to(dy * a / b^2) = -sum_to((dy / b) * y)
-Var operator/(const Var& a, const Var& b) {
+Var divide(const Var& a, const Var& b) {
     check_operands(BinaryOp::div, a, b);
     Tensor y = kernels::binary(BinaryOp::div, a.value(), b.value());
     Tensor y_kept = b.requires_grad() ? y : Tensor{};
@@ -89,40 +87,73 @@ Var operator/(const Var& a, const Var& b) {
         });
 }
 
-Var operator+(const Var& a, double b) {
-    return a + constant_like(b, a);
-}
-Var operator-(const Var& a, double b) {
-    return a - constant_like(b, a);
-}
-Var operator*(const Var& a, double b) {
-    return a * constant_like(b, a);
-}
-Var operator/(const Var& a, double b) {
-    return a / constant_like(b, a);
-}
-Var operator+(double a, const Var& b) {
-    return constant_like(a, b) + b;
-}
-Var operator-(double a, const Var& b) {
-    return constant_like(a, b) - b;
-}
-Var operator*(double a, const Var& b) {
-    return constant_like(a, b) * b;
-}
-Var operator/(double a, const Var& b) {
-    return constant_like(a, b) / b;
-}
-
 // y = -x;  dx = -dy
-Var operator-(const Var& x) {
+Var negate(const Var& x) {
     return record(
         "neg", kernels::neg(x.value()), {x},
         [](const Grads& dy, const std::vector<bool>&) -> Grads { return {kernels::neg(dy[0])}; });
 }
 
+}  // namespace
+
+// Each operator opens the call site its LocatedVar operand carries (the first one's when both
+// are: they name the same expression).
+Var operator+(const LocatedVar& a, const LocatedVar& b) {
+    const CallSite site(a.where);
+    return add(a.var, b.var);
+}
+Var operator+(const LocatedVar& a, double b) {
+    const CallSite site(a.where);
+    return add(a.var, constant_like(b, a.var));
+}
+Var operator+(double a, const LocatedVar& b) {
+    const CallSite site(b.where);
+    return add(constant_like(a, b.var), b.var);
+}
+Var operator-(const LocatedVar& a, const LocatedVar& b) {
+    const CallSite site(a.where);
+    return subtract(a.var, b.var);
+}
+Var operator-(const LocatedVar& a, double b) {
+    const CallSite site(a.where);
+    return subtract(a.var, constant_like(b, a.var));
+}
+Var operator-(double a, const LocatedVar& b) {
+    const CallSite site(b.where);
+    return subtract(constant_like(a, b.var), b.var);
+}
+Var operator*(const LocatedVar& a, const LocatedVar& b) {
+    const CallSite site(a.where);
+    return multiply(a.var, b.var);
+}
+Var operator*(const LocatedVar& a, double b) {
+    const CallSite site(a.where);
+    return multiply(a.var, constant_like(b, a.var));
+}
+Var operator*(double a, const LocatedVar& b) {
+    const CallSite site(b.where);
+    return multiply(constant_like(a, b.var), b.var);
+}
+Var operator/(const LocatedVar& a, const LocatedVar& b) {
+    const CallSite site(a.where);
+    return divide(a.var, b.var);
+}
+Var operator/(const LocatedVar& a, double b) {
+    const CallSite site(a.where);
+    return divide(a.var, constant_like(b, a.var));
+}
+Var operator/(double a, const LocatedVar& b) {
+    const CallSite site(b.where);
+    return divide(constant_like(a, b.var), b.var);
+}
+Var operator-(const LocatedVar& x) {
+    const CallSite site(x.where);
+    return negate(x.var);
+}
+
 // y = e^x;  dx = dy * y
-Var exp(const Var& x) {
+Var exp(const Var& x, std::source_location where) {
+    const CallSite site(where);
     Tensor y = kernels::exp(x.value());
     return record("exp", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::exp_backward(y, dy[0])};
@@ -130,7 +161,8 @@ Var exp(const Var& x) {
 }
 
 // y = ln x;  dx = dy / x
-Var log(const Var& x) {
+Var log(const Var& x, std::source_location where) {
+    const CallSite site(where);
     return record("log", kernels::log(x.value()), {x},
                   [x_value = x.value()](const Grads& dy, const std::vector<bool>&) -> Grads {
                       return {kernels::log_backward(x_value, dy[0])};
@@ -138,7 +170,8 @@ Var log(const Var& x) {
 }
 
 // y = sqrt x;  dx = dy / (2 y)
-Var sqrt(const Var& x) {
+Var sqrt(const Var& x, std::source_location where) {
+    const CallSite site(where);
     Tensor y = kernels::sqrt(x.value());
     return record("sqrt", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::sqrt_backward(y, dy[0])};
@@ -146,7 +179,8 @@ Var sqrt(const Var& x) {
 }
 
 // y = x^p;  dx = dy * p * x^(p-1)
-Var pow(const Var& x, double exponent) {
+Var pow(const Var& x, double exponent, std::source_location where) {
+    const CallSite site(where);
     return record(
         "pow", kernels::pow(x.value(), exponent), {x},
         [x_value = x.value(), exponent](const Grads& dy, const std::vector<bool>&) -> Grads {

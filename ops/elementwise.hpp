@@ -4,29 +4,49 @@
 // dtype: mixing f32 and f64 throws (cast one with astype). A double operand takes the dtype of
 // the variable.
 #pragma once
+#include <utility>
+
 #include "graph/var.hpp"
 
 namespace nalgrad {
 
-Var operator+(const Var& a, const Var& b);
-Var operator-(const Var& a, const Var& b);
-Var operator*(const Var& a, const Var& b);
-Var operator/(const Var& a, const Var& b);
+// An operand of the operators below: a Var, or a Tensor taken as a constant, with the caller's
+// source location for anomaly messages (graph/anomaly.hpp). An operator cannot take a defaulted
+// std::source_location parameter as the other ops do, but the converting constructor that turns
+// each operand into a LocatedVar can, and its default argument is evaluated at the expression
+// `a + b` in the caller. Users never name this type: they write Vars and Tensors.
+struct LocatedVar {
+    LocatedVar(const Var& var,  // NOLINT: implicit, so `a + b` takes Vars
+               std::source_location where = std::source_location::current())
+        : var(var), where(where) {}
+    LocatedVar(Tensor value,  // NOLINT: implicit, so `a + b` takes Tensors as constants
+               std::source_location where = std::source_location::current())
+        : var(std::move(value)), where(where) {}
 
-Var operator+(const Var& a, double b);
-Var operator-(const Var& a, double b);
-Var operator*(const Var& a, double b);
-Var operator/(const Var& a, double b);
-Var operator+(double a, const Var& b);
-Var operator-(double a, const Var& b);
-Var operator*(double a, const Var& b);
-Var operator/(double a, const Var& b);
+    Var var;
+    std::source_location where;
+};
 
-Var operator-(const Var& x);
+Var operator+(const LocatedVar& a, const LocatedVar& b);
+Var operator-(const LocatedVar& a, const LocatedVar& b);
+Var operator*(const LocatedVar& a, const LocatedVar& b);
+Var operator/(const LocatedVar& a, const LocatedVar& b);
 
-Var exp(const Var& x);
-Var log(const Var& x);
-Var sqrt(const Var& x);
-Var pow(const Var& x, double exponent);
+Var operator+(const LocatedVar& a, double b);
+Var operator-(const LocatedVar& a, double b);
+Var operator*(const LocatedVar& a, double b);
+Var operator/(const LocatedVar& a, double b);
+Var operator+(double a, const LocatedVar& b);
+Var operator-(double a, const LocatedVar& b);
+Var operator*(double a, const LocatedVar& b);
+Var operator/(double a, const LocatedVar& b);
+
+Var operator-(const LocatedVar& x);
+
+Var exp(const Var& x, std::source_location where = std::source_location::current());
+Var log(const Var& x, std::source_location where = std::source_location::current());
+Var sqrt(const Var& x, std::source_location where = std::source_location::current());
+Var pow(const Var& x, double exponent,
+        std::source_location where = std::source_location::current());
 
 }  // namespace nalgrad

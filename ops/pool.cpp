@@ -15,7 +15,8 @@ void check_floating(std::string_view op, const Var& x) {
 
 // y = max over each window (padding never wins); dx: dy to the window's maxima per options.ties,
 // summed over the windows an element wins.
-Var max_pool2d(const Var& x, const MaxPool2dOptions& options) {
+Var max_pool2d(const Var& x, const MaxPool2dOptions& options, std::source_location where) {
+    const CallSite site(where);
     check_floating("max_pool2d", x);
     auto plan = kernels::max_pool_plan(x.shape(), options);
     auto purpose = recording({x}) ? kernels::Purpose::training : kernels::Purpose::inference;
@@ -28,7 +29,8 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options) {
 
 // y = window sum / divisor (from the plan: real pixels, or kh * kw); dx: every element of a
 // window gets dy / divisor, summed over its windows. The plan is shared by forward and backward.
-Var avg_pool2d(const Var& x, const AvgPool2dOptions& options) {
+Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, std::source_location where) {
+    const CallSite site(where);
     check_floating("avg_pool2d", x);
     auto plan = kernels::avg_pool_plan(x.shape(), options);
     Tensor y = kernels::avg_pool_forward(*plan, x.value());

@@ -7,9 +7,12 @@
 
 namespace nalgrad {
 
-Var sum(const Var& x);  // a rank-0 result
-Var sum(const Var& x, std::vector<int> axes, bool keepdims = false);
-Var mean(const Var& x);
-Var mean(const Var& x, std::vector<int> axes, bool keepdims = false);
+Var sum(const Var& x,
+        std::source_location where = std::source_location::current());  // a rank-0 result
+Var sum(const Var& x, std::vector<int> axes, bool keepdims = false,
+        std::source_location where = std::source_location::current());
+Var mean(const Var& x, std::source_location where = std::source_location::current());
+Var mean(const Var& x, std::vector<int> axes, bool keepdims = false,
+         std::source_location where = std::source_location::current());
 
 }  // namespace nalgrad

@@ -5,7 +5,8 @@
 namespace nalgrad {
 
 // y = x viewed as `shape`;  dx = dy viewed as x's shape
-Var reshape(const Var& x, Shape shape) {
+Var reshape(const Var& x, Shape shape, std::source_location where) {
+    const CallSite site(where);
     Tensor y = x.value().reshape(shape);
     return record("reshape", y, {x},
                   [x_shape = x.shape()](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -13,7 +14,8 @@ Var reshape(const Var& x, Shape shape) {
                   });
 }
 
-Var flatten(const Var& x) {
+Var flatten(const Var& x, std::source_location where) {
+    const CallSite site(where);
     if (x.rank() == 0) fail("flatten", "needs a batch axis, got a scalar");
     int64_t rest = 1;
     for (int i = 1; i < x.rank(); ++i) rest *= x.size(i);
@@ -21,7 +23,8 @@ Var flatten(const Var& x) {
 }
 
 // y = x^T;  dx = dy^T
-Var transpose(const Var& x) {
+Var transpose(const Var& x, std::source_location where) {
+    const CallSite site(where);
     if (x.rank() != 2) fail("transpose", "needs a 2-D variable, got shape {}", x.shape());
     return record("transpose", kernels::transpose(x.value()), {x},
                   [](const Grads& dy, const std::vector<bool>&) -> Grads {

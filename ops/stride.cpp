@@ -18,7 +18,8 @@ void check_stride(const Tensor& x, Size2 step, Size2 offset) {
 }  // namespace
 
 // y[n, i, j, c] = x[n, oh + i * sh, ow + j * sw, c];  dx = dy at the kept positions, 0 elsewhere.
-Var stride(const Var& x, Size2 step, Size2 offset) {
+Var stride(const Var& x, Size2 step, Size2 offset, std::source_location where) {
+    const CallSite site(where);
     check_stride(x.value(), step, offset);
     Tensor y = kernels::stride_forward(x.value(), step, offset);
     Shape x_shape = x.shape();

@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <concepts>
 #include <limits>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <nalgrad/nalgrad.hpp>
@@ -40,6 +42,36 @@ Var relu_twice(const Var& x, std::source_location where = std::source_location::
     const CallSite site(where);
     return relu(relu(x));
 }
+
+// `call` (an op called on the line `line` of this file) fails the forward check: the message
+// names the op and that line, not a line inside the library.
+template <typename Call>
+void expect_anomaly(std::string_view op, int line, Call call) {
+    INFO("op: ", op, ", line ", line);
+    const std::string words = fmt::format("{}: anomaly in forward: the output", op);
+    CHECK_THROWS_WITH_AS(call(), doctest::Contains(words.c_str()), Error);
+    CHECK_THROWS_WITH_AS(call(), here(line), Error);
+    CHECK(current_call_site().line() == 0);  // cleared again while the error unwound
+}
+
+// The operators accept a Var or a Tensor on either side, a double (or int) on either side of a
+// Var or Tensor, and unary minus, without ambiguity, and all give a Var.
+template <typename A, typename B>
+concept Arithmetic = requires(A a, B b) {
+    { a + b } -> std::same_as<Var>;
+    { a - b } -> std::same_as<Var>;
+    { a* b } -> std::same_as<Var>;
+    { a / b } -> std::same_as<Var>;
+};
+static_assert(Arithmetic<Var, Var> && Arithmetic<Var, Tensor> && Arithmetic<Tensor, Var>);
+static_assert(Arithmetic<Tensor, Tensor> && Arithmetic<const Var&, Var&&>);
+static_assert(Arithmetic<Var, double> && Arithmetic<double, Var> && Arithmetic<Var, int>);
+static_assert(Arithmetic<int, Var> && Arithmetic<Tensor, double> && Arithmetic<float, Tensor>);
+static_assert(requires(Var v, Tensor t) {
+    { -v } -> std::same_as<Var>;
+    { -t } -> std::same_as<Var>;
+});
+static_assert(!Arithmetic<Var, std::string>);
 
 }  // namespace
 
@@ -209,4 +241,29 @@ TEST_CASE("a finite training run passes the checks and computes the same bits") 
         DetectAnomaly off(false);
         return testing::train(Model::mlp, f64, 3);
     }()));
+}
+
+TEST_CASE("every op family names the caller's line: conv, pooling, linear, loss, reduction") {
+    DetectAnomaly detect;
+    // Finite inputs whose products overflow float32, and inputs that already hold Inf.
+    const Var big = full({1, 2, 2, 1}, 1e30, f32).requires_grad();
+    const Var k = full({1, 1, 1, 1}, 1e30, f32);
+    const Var inf_image = tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32).requires_grad();
+    const Var row = full({1, 2}, 1e20, f32).requires_grad();
+    const Var w = full({2, 1}, 1e20, f32);
+    const Var z = tensor({inf, 0}, {1, 2}, f32).requires_grad();  // logits
+    const Tensor t = tensor({0}, {1}, i64);                       // labels
+    const Var large = full({2}, 3e38, f32).requires_grad();
+
+    expect_anomaly("conv2d", __LINE__, [&] { return conv2d(big, k); });
+    expect_anomaly("max_pool2d", __LINE__, [&] { return max_pool2d(inf_image); });
+    expect_anomaly("avg_pool2d", __LINE__, [&] { return avg_pool2d(inf_image); });
+    expect_anomaly("dense", __LINE__, [&] { return dense(row, w); });
+    expect_anomaly("matmul", __LINE__, [&] { return matmul(row, w); });
+    expect_anomaly("softmax_cross_entropy", __LINE__, [&] { return softmax_cross_entropy(z, t); });
+    expect_anomaly("sum", __LINE__, [&] { return sum(large); });
+    expect_anomaly("sum", __LINE__, [&] { return sum(large, {0}, true); });
+    expect_anomaly("exp", __LINE__, [&] { return exp(large); });
+    expect_anomaly("reshape", __LINE__, [&] { return reshape(inf_image, {4}); });
+    expect_anomaly("stride", __LINE__, [&] { return stride(inf_image, {1, 2}, {0, 1}); });
 }
