@@ -267,3 +267,50 @@ TEST_CASE("every op family names the caller's line: conv, pooling, linear, loss,
     expect_anomaly("reshape", __LINE__, [&] { return reshape(inf_image, {4}); });
     expect_anomaly("stride", __LINE__, [&] { return stride(inf_image, {1, 2}, {0, 1}); });
 }
+
+TEST_CASE("the binary operators and unary minus name the line of the expression") {
+    DetectAnomaly detect;
+    const Var a = full({2}, 1e20, f32).requires_grad();
+    const Tensor b = full({2}, 1e20, f32);
+    const Var bad = tensor({1, inf}, {2}, f32).requires_grad();
+    expect_anomaly("mul", __LINE__, [&] { return a * a; });
+    expect_anomaly("mul", __LINE__, [&] { return b * a; });
+    expect_anomaly("mul", __LINE__, [&] { return a * 1e30; });
+    expect_anomaly("mul", __LINE__, [&] { return 1e30 * a; });
+    expect_anomaly("div", __LINE__, [&] { return a / 1e-30; });
+    expect_anomaly("add", __LINE__, [&] { return bad + b; });
+    expect_anomaly("sub", __LINE__, [&] { return 1.0 - bad; });
+    expect_anomaly("neg", __LINE__, [&] { return -bad; });
+    // A mixed expression: the failing op is the one named, with the expression's line.
+    expect_anomaly("mul", __LINE__, [&] { return (a + 1.0) * (2.0 * a) - a; });
+
+    // Backward names the line of the forward expression: da = dy b overflows.
+    const Var one = ones({2}, f32).requires_grad();
+    const int line = __LINE__ + 1;
+    Var y = one * a;
+    auto run = [&] { y.backward(full({2}, 1e20, f32), {.retain_graph = true}); };
+    CHECK_THROWS_WITH_AS(run(),
+                         doctest::Contains("mul: anomaly in backward: the gradient for "
+                                           "input 0 of 2"),
+                         Error);
+    CHECK_THROWS_WITH_AS(run(), here(line), Error);
+}
+
+TEST_CASE("a layer's records name the model's line, not the library's") {
+    DetectAnomaly detect;
+    // Only recorded ops are checked: the inputs require gradients.
+    const Var image = tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32).requires_grad();
+    const Var features = full({1, 4}, inf, f32).requires_grad();
+    Conv2d conv(1, 2, 1);
+    Dense fc(4, 3);
+    MaxPool2d pool;
+    AvgPool2d average;
+    Dropout drop(0.5, 7);
+    expect_anomaly("conv2d", __LINE__, [&] { return conv(image); });
+    expect_anomaly("dense", __LINE__, [&] { return fc(features); });
+    expect_anomaly("max_pool2d", __LINE__, [&] { return pool(image); });
+    expect_anomaly("avg_pool2d", __LINE__, [&] { return average(image); });
+    expect_anomaly("dropout", __LINE__, [&] { return drop(features); });
+    // The error names the user's file, never nn/ or ops/.
+    CHECK_THROWS_WITH_AS(conv(image), doctest::Contains("/test_anomaly.cpp:"), Error);
+}
