@@ -7,7 +7,7 @@ namespace nalgrad {
 namespace {
 
 thread_local bool detecting = false;
-thread_local std::source_location call_site;  // line 0: none
+thread_local SourceLocation call_site;  // line 0: none
 
 // "2 NaN and 1 Inf, the first at [1, 0]".
 std::string describe_values(const Tensor& t, const kernels::NonFinite& bad) {
@@ -47,20 +47,20 @@ bool anomaly_detection_enabled() {
     return detecting;
 }
 
-CallSite::CallSite(const std::source_location& where) {
+CallSite::CallSite(const SourceLocation& where) {
     if (!detecting || call_site.line() != 0) return;
     call_site = where;
     outermost_ = true;
 }
 CallSite::~CallSite() {
-    if (outermost_) call_site = std::source_location();
+    if (outermost_) call_site = SourceLocation();
 }
 
-std::source_location current_call_site() {
+SourceLocation current_call_site() {
     return call_site;
 }
 
-std::string describe_record(uint64_t sequence, const std::source_location& where) {
+std::string describe_record(uint64_t sequence, const SourceLocation& where) {
     if (where.line() == 0) return fmt::format("tape record #{}", sequence);
     return fmt::format("tape record #{}, called at {}:{}:{} in '{}'", sequence, where.file_name(),
                        where.line(), where.column(), where.function_name());

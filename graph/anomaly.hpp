@@ -11,10 +11,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
 #include <string>
 #include <vector>
 
+#include "core/source_location.hpp"
 #include "core/tensor.hpp"
 
 namespace nalgrad {
@@ -35,14 +35,14 @@ class DetectAnomaly {
 bool anomaly_detection_enabled();
 
 // Where the user called an op. A public op function takes a trailing
-//     std::source_location where = std::source_location::current()
+//     SourceLocation where = SourceLocation::current()
 // (a default argument is evaluated in the caller, so it names the user's file and line) and
 // opens `const CallSite site(where);` first thing. While anomaly detection is on, the records
 // made during the outermost CallSite alive on this thread carry its location: the records of an
 // op built from other ops name the user's line, not a line in ops/.
 class CallSite {
   public:
-    explicit CallSite(const std::source_location& where);
+    explicit CallSite(const SourceLocation& where);
     ~CallSite();
     CallSite(const CallSite&) = delete;
     CallSite& operator=(const CallSite&) = delete;
@@ -52,11 +52,11 @@ class CallSite {
 };
 
 // The location of this thread's outermost CallSite, or an empty one (line 0) when there is none.
-std::source_location current_call_site();
+SourceLocation current_call_site();
 
 // "tape record #7, called at train.cpp:42:18 in 'int main()'", without the call when the location
 // is empty.
-std::string describe_record(uint64_t sequence, const std::source_location& where);
+std::string describe_record(uint64_t sequence, const SourceLocation& where);
 
 // The tape's checks (graph/var.cpp calls them while detection is on). Each throws nalgrad::Error.
 namespace anomaly {

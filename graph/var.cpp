@@ -36,6 +36,13 @@ void accumulate(Tensor& into, Tensor&& contribution) {
     }
 }
 
+[[noreturn]] void fail_freed(const TapeRecord& rec) {
+    fail("backward",
+         "the records behind '{}' ({}) were freed by an earlier backward(); pass retain_graph = "
+         "true to run backward through them twice",
+         rec.op, describe_record(rec.sequence, rec.where));
+}
+
 void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
                   BackwardOptions options) {
     if (!root) throw Error("backward: called on an undefined variable");
@@ -57,11 +64,7 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         return;
     }
     const TapeRecord& top = *root->producer;
-    if (top.freed)
-        fail("backward",
-             "the records behind '{}' ({}) were freed by an earlier "
-             "backward(); pass retain_graph = true to run backward through them twice",
-             top.op, describe_record(top.sequence, top.where));
+    if (top.freed) fail_freed(top);
     accumulate(root->grad, seed.clone());
 
     const uint64_t last = top.sequence;
@@ -79,11 +82,7 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
             }
         }
         if (!reached) continue;  // no gradient flows through this record
-        if (rec->freed)
-            fail("backward",
-                 "the records behind '{}' ({}) were freed by an "
-                 "earlier backward(); pass retain_graph = true to run backward through them twice",
-                 rec->op, describe_record(rec->sequence, rec->where));
+        if (rec->freed) fail_freed(*rec);
         for (std::size_t o = 0; o < dy.size(); ++o)
             if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
 
@@ -101,6 +100,10 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
                  rec->inputs.size());
         for (std::size_t i = 0; i < dx.size(); ++i) {
             if (!rec->needed[i] || !dx[i].defined()) continue;
+            // A gradient reaching an output of a freed record could go no further: its record
+            // left the tape, and the sweep would silently stop there.
+            if (const auto& producer = rec->inputs[i]->producer; producer && producer->freed)
+                fail_freed(*producer);
             const Tensor& x = rec->inputs[i]->value;
             if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
                 fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,

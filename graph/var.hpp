@@ -80,7 +80,7 @@ struct TapeRecord {
     std::vector<uint64_t> input_versions;  // to detect in-place changes before backward
     BackwardFn backward;                   // released when the record is freed
     uint64_t sequence = 0;                 // place on the tape
-    std::source_location where;            // the user's call (graph/anomaly.hpp), or line 0
+    SourceLocation where;                  // the user's call (graph/anomaly.hpp), or line 0
     bool freed = false;
 
     TapeRecord() = default;

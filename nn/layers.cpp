@@ -47,7 +47,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOp
     bias = zeros({out_channels}, init.dtype).requires_grad();
 }
 
-Var Conv2d::operator()(const Var& x, std::source_location where) const {
+Var Conv2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return conv2d(x, weight, bias, options);
 }
@@ -59,20 +59,20 @@ Dense::Dense(int64_t in_features, int64_t out_features, LayerInit init) {
     bias = zeros({out_features}, init.dtype).requires_grad();
 }
 
-Var Dense::operator()(const Var& x, std::source_location where) const {
+Var Dense::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return dense(x, weight, bias);
 }
 
-Var MaxPool2d::operator()(const Var& x, std::source_location where) const {
+Var MaxPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return max_pool2d(x, options);
 }
-Var AvgPool2d::operator()(const Var& x, std::source_location where) const {
+Var AvgPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return avg_pool2d(x, options);
 }
-Var Dropout::operator()(const Var& x, std::source_location where) {
+Var Dropout::operator()(const Var& x, SourceLocation where) {
     const CallSite site(where);
     return dropout(x, p, generator, training);
 }

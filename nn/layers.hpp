@@ -26,8 +26,7 @@ class Conv2d {
   public:
     Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOptions options = {},
            LayerInit init = {});
-    Var operator()(const Var& x,
-                   std::source_location where = std::source_location::current()) const;
+    Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
 
     Var weight, bias;
@@ -38,8 +37,7 @@ class Conv2d {
 class Dense {
   public:
     Dense(int64_t in_features, int64_t out_features, LayerInit init = {});
-    Var operator()(const Var& x,
-                   std::source_location where = std::source_location::current()) const;
+    Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
 
     Var weight, bias;
@@ -48,8 +46,7 @@ class Dense {
 class MaxPool2d {
   public:
     explicit MaxPool2d(MaxPool2dOptions options = {}) : options(options) {}
-    Var operator()(const Var& x,
-                   std::source_location where = std::source_location::current()) const;
+    Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {}; }
     MaxPool2dOptions options;
 };
@@ -57,8 +54,7 @@ class MaxPool2d {
 class AvgPool2d {
   public:
     explicit AvgPool2d(AvgPool2dOptions options = {}) : options(options) {}
-    Var operator()(const Var& x,
-                   std::source_location where = std::source_location::current()) const;
+    Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {}; }
     AvgPool2dOptions options;
 };
@@ -67,7 +63,7 @@ class AvgPool2d {
 class Dropout {
   public:
     explicit Dropout(double p, uint64_t seed = 0) : p(p), generator(seed) {}
-    Var operator()(const Var& x, std::source_location where = std::source_location::current());
+    Var operator()(const Var& x, SourceLocation where = SourceLocation::current());
     Parameters parameters() const { return {}; }
     void train(bool on = true) { training = on; }
     void eval() { training = false; }

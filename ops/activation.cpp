@@ -5,7 +5,7 @@
 namespace nalgrad {
 
 // y = max(x, 0);  dx = dy * [y > 0]
-Var relu(const Var& x, std::source_location where) {
+Var relu(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::relu(x.value());
     return record("relu", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -14,7 +14,7 @@ Var relu(const Var& x, std::source_location where) {
 }
 
 // y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)
-Var sigmoid(const Var& x, std::source_location where) {
+Var sigmoid(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::sigmoid(x.value());
     return record("sigmoid", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -23,7 +23,7 @@ Var sigmoid(const Var& x, std::source_location where) {
 }
 
 // y = tanh x;  dx = dy * (1 - y^2)
-Var tanh(const Var& x, std::source_location where) {
+Var tanh(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::tanh(x.value());
     return record("tanh", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {

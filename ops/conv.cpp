@@ -37,7 +37,7 @@ Window2d conv2d_window(const Shape& x, const Shape& k, const Conv2dOptions& opti
 
 // y = x (*) k + b.  dx: dy correlated back through k;  dk: x against dy;  db: dy summed.
 Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& options,
-           std::source_location where) {
+           SourceLocation where) {
     const CallSite site(where);
     if (!x.defined() || !k.defined()) fail(op, "x and k must be defined");
     check_dtypes(x, k, b);

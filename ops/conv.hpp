@@ -15,7 +15,7 @@ struct Conv2dOptions {
 // [kh, kw, xchn, ychn], b [ychn] or undefined (no bias); returns [mb, yh, yw, ychn].
 // float32 runs on oneDNN, float64 on the project's direct loops. Gradients for x, k and b.
 Var conv2d(const Var& x, const Var& k, const Var& b = {}, const Conv2dOptions& options = {},
-           std::source_location where = std::source_location::current());
+           SourceLocation where = SourceLocation::current());
 
 // The window conv2d uses for these shapes (padding resolved, output size). Throws nalgrad::Error
 // for the shapes and options conv2d refuses.

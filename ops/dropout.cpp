@@ -5,7 +5,7 @@
 namespace nalgrad {
 
 // y = x * mask;  dx = dy * mask
-Var dropout(const Var& x, double p, Generator& gen, bool training, std::source_location where) {
+Var dropout(const Var& x, double p, Generator& gen, bool training, SourceLocation where) {
     const CallSite site(where);
     if (!(p >= 0 && p < 1)) fail("dropout", "p must be in [0, 1), got {} (x is {})", p, x.shape());
     if (!is_floating(x.dtype())) fail_not_floating("dropout", x.dtype());

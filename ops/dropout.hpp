@@ -10,6 +10,6 @@ namespace nalgrad {
 // from `gen` (serially: the same seed gives the same mask on any thread count). Returns x itself
 // when training is false or p == 0. dx = dy * mask. p must be in [0, 1).
 Var dropout(const Var& x, double p, Generator& gen, bool training = true,
-            std::source_location where = std::source_location::current());
+            SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

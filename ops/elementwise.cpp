@@ -152,7 +152,7 @@ Var operator-(const LocatedVar& x) {
 }
 
 // y = e^x;  dx = dy * y
-Var exp(const Var& x, std::source_location where) {
+Var exp(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::exp(x.value());
     return record("exp", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -161,7 +161,7 @@ Var exp(const Var& x, std::source_location where) {
 }
 
 // y = ln x;  dx = dy / x
-Var log(const Var& x, std::source_location where) {
+Var log(const Var& x, SourceLocation where) {
     const CallSite site(where);
     return record("log", kernels::log(x.value()), {x},
                   [x_value = x.value()](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -170,7 +170,7 @@ Var log(const Var& x, std::source_location where) {
 }
 
 // y = sqrt x;  dx = dy / (2 y)
-Var sqrt(const Var& x, std::source_location where) {
+Var sqrt(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::sqrt(x.value());
     return record("sqrt", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -179,7 +179,7 @@ Var sqrt(const Var& x, std::source_location where) {
 }
 
 // y = x^p;  dx = dy * p * x^(p-1)
-Var pow(const Var& x, double exponent, std::source_location where) {
+Var pow(const Var& x, double exponent, SourceLocation where) {
     const CallSite site(where);
     return record(
         "pow", kernels::pow(x.value(), exponent), {x},

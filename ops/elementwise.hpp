@@ -12,19 +12,19 @@ namespace nalgrad {
 
 // An operand of the operators below: a Var, or a Tensor taken as a constant, with the caller's
 // source location for anomaly messages (graph/anomaly.hpp). An operator cannot take a defaulted
-// std::source_location parameter as the other ops do, but the converting constructor that turns
+// SourceLocation parameter as the other ops do, but the converting constructor that turns
 // each operand into a LocatedVar can, and its default argument is evaluated at the expression
 // `a + b` in the caller. Users never name this type: they write Vars and Tensors.
 struct LocatedVar {
     LocatedVar(const Var& var,  // NOLINT: implicit, so `a + b` takes Vars
-               std::source_location where = std::source_location::current())
+               SourceLocation where = SourceLocation::current())
         : var(var), where(where) {}
     LocatedVar(Tensor value,  // NOLINT: implicit, so `a + b` takes Tensors as constants
-               std::source_location where = std::source_location::current())
+               SourceLocation where = SourceLocation::current())
         : var(std::move(value)), where(where) {}
 
     Var var;
-    std::source_location where;
+    SourceLocation where;
 };
 
 Var operator+(const LocatedVar& a, const LocatedVar& b);
@@ -43,10 +43,9 @@ Var operator/(double a, const LocatedVar& b);
 
 Var operator-(const LocatedVar& x);
 
-Var exp(const Var& x, std::source_location where = std::source_location::current());
-Var log(const Var& x, std::source_location where = std::source_location::current());
-Var sqrt(const Var& x, std::source_location where = std::source_location::current());
-Var pow(const Var& x, double exponent,
-        std::source_location where = std::source_location::current());
+Var exp(const Var& x, SourceLocation where = SourceLocation::current());
+Var log(const Var& x, SourceLocation where = SourceLocation::current());
+Var sqrt(const Var& x, SourceLocation where = SourceLocation::current());
+Var pow(const Var& x, double exponent, SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

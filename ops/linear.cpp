@@ -50,7 +50,7 @@ Var product(std::string_view op, const Var& left, const Var& right, const Var& b
 
 }  // namespace
 
-Var matmul(const Var& a, const Var& b, std::source_location where) {
+Var matmul(const Var& a, const Var& b, SourceLocation where) {
     const CallSite site(where);
     const Operand first{"a", a}, second{"b", b};
     check_float_matrix("matmul", first);
@@ -61,7 +61,7 @@ Var matmul(const Var& a, const Var& b, std::source_location where) {
     return product("matmul", a, b, {});
 }
 
-Var dense(const Var& x, const Var& w, const Var& b, std::source_location where) {
+Var dense(const Var& x, const Var& w, const Var& b, SourceLocation where) {
     const CallSite site(where);
     const Operand input{"x", x}, weight{"w", w}, bias{"b", b};
     check_float_matrix("dense", input);

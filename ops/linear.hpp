@@ -9,11 +9,10 @@
 namespace nalgrad {
 
 // a: [m, k], b: [k, n] -> [m, n]; both f32 or both f64.
-Var matmul(const Var& a, const Var& b,
-           std::source_location where = std::source_location::current());
+Var matmul(const Var& a, const Var& b, SourceLocation where = SourceLocation::current());
 
 // x: [mb, in], w: [in, out], b: [out] or undefined (no bias) -> [mb, out].
 Var dense(const Var& x, const Var& w, const Var& b = {},
-          std::source_location where = std::source_location::current());
+          SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

@@ -22,7 +22,7 @@ void check_pair(std::string_view op, const Var& a, std::string_view a_name, cons
 }  // namespace
 
 // y = softmax(x);  dx = y * (dy - sum(dy * y)) per row
-Var softmax(const Var& x, std::source_location where) {
+Var softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::softmax(x.value());
     return record("softmax", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -31,7 +31,7 @@ Var softmax(const Var& x, std::source_location where) {
 }
 
 // y = log_softmax(x);  dx = dy - softmax(x) * sum(dy) per row
-Var log_softmax(const Var& x, std::source_location where) {
+Var log_softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::log_softmax(x.value());
     return record("log_softmax", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
@@ -40,7 +40,7 @@ Var log_softmax(const Var& x, std::source_location where) {
 }
 
 // y = mean_n (logsumexp(z_n) - z_n[label_n]);  dz = dy / mb * (softmax(z) - onehot(label))
-Var softmax_cross_entropy(const Var& logits, const Tensor& labels, std::source_location where) {
+Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocation where) {
     const CallSite site(where);
     const std::string_view op = "softmax_cross_entropy";
     if (!logits.defined()) fail(op, "logits are undefined");
@@ -67,7 +67,7 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& labels, std::source_l
 }
 
 // y = mean((p - t)^2);  dp = dy * 2 (p - t) / n,  dt = -dp
-Var mse(const Var& prediction, const Var& target, std::source_location where) {
+Var mse(const Var& prediction, const Var& target, SourceLocation where) {
     const CallSite site(where);
     check_pair("mse", prediction, "prediction", target, "target");
     const double n = static_cast<double>(prediction.numel());
@@ -80,7 +80,7 @@ Var mse(const Var& prediction, const Var& target, std::source_location where) {
 }
 
 // y = mean(max(z, 0) - z t + log(1 + e^-|z|));  dz = dy (sigmoid(z) - t) / n,  dt = -dy z / n
-Var sigmoid_cross_entropy(const Var& logits, const Var& targets, std::source_location where) {
+Var sigmoid_cross_entropy(const Var& logits, const Var& targets, SourceLocation where) {
     const CallSite site(where);
     check_pair("sigmoid_cross_entropy", logits, "logits", targets, "targets");
     const double n = static_cast<double>(logits.numel());

@@ -15,21 +15,22 @@ void check_floating(std::string_view op, const Var& x) {
 
 // y = max over each window (padding never wins); dx: dy to the window's maxima per options.ties,
 // summed over the windows an element wins.
-Var max_pool2d(const Var& x, const MaxPool2dOptions& options, std::source_location where) {
+Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation where) {
     const CallSite site(where);
     check_floating("max_pool2d", x);
     auto plan = kernels::max_pool_plan(x.shape(), options);
     auto purpose = recording({x}) ? kernels::Purpose::training : kernels::Purpose::inference;
-    auto [y, saved] = kernels::max_pool_forward(plan, x.value(), purpose);
-    return record("max_pool2d", y, {x},
-                  [saved](const Grads& dy, const std::vector<bool>&) -> Grads {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    kernels::MaxPoolResult result = kernels::max_pool_forward(plan, x.value(), purpose);
+    return record("max_pool2d", result.y, {x},
+                  [saved = result.saved](const Grads& dy, const std::vector<bool>&) -> Grads {
                       return {kernels::max_pool_backward(*saved, dy[0])};
                   });
 }
 
 // y = window sum / divisor (from the plan: real pixels, or kh * kw); dx: every element of a
 // window gets dy / divisor, summed over its windows. The plan is shared by forward and backward.
-Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, std::source_location where) {
+Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, SourceLocation where) {
     const CallSite site(where);
     check_floating("avg_pool2d", x);
     auto plan = kernels::avg_pool_plan(x.shape(), options);

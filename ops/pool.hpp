@@ -36,10 +36,10 @@ struct AvgPool2dOptions {
 // y[n, r, c, ch] = max of x[n, window(r, c), ch]; padding never wins. Backward sends dy to the
 // window's maximum (ties per options.ties); an input that wins several windows gets the sum.
 Var max_pool2d(const Var& x, const MaxPool2dOptions& options = {},
-               std::source_location where = std::source_location::current());
+               SourceLocation where = SourceLocation::current());
 // y[n, r, c, ch] = sum of x[n, window(r, c), ch] / divisor(r, c) (options.border); each element
 // of a window receives dy / divisor, summed over the windows it belongs to.
 Var avg_pool2d(const Var& x, const AvgPool2dOptions& options = {},
-               std::source_location where = std::source_location::current());
+               SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

@@ -50,19 +50,19 @@ std::vector<bool> every_axis(const Var& x) {
 
 }  // namespace
 
-Var sum(const Var& x, std::source_location where) {
+Var sum(const Var& x, SourceLocation where) {
     const CallSite site(where);
     return reduce(Reduction::sum, x, every_axis(x), false);
 }
-Var sum(const Var& x, std::vector<int> axes, bool keepdims, std::source_location where) {
+Var sum(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
     const CallSite site(where);
     return reduce(Reduction::sum, x, axis_flags("sum", x.shape(), axes), keepdims);
 }
-Var mean(const Var& x, std::source_location where) {
+Var mean(const Var& x, SourceLocation where) {
     const CallSite site(where);
     return reduce(Reduction::mean, x, every_axis(x), false);
 }
-Var mean(const Var& x, std::vector<int> axes, bool keepdims, std::source_location where) {
+Var mean(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
     const CallSite site(where);
     return reduce(Reduction::mean, x, axis_flags("mean", x.shape(), axes), keepdims);
 }

@@ -8,11 +8,11 @@
 namespace nalgrad {
 
 Var sum(const Var& x,
-        std::source_location where = std::source_location::current());  // a rank-0 result
+        SourceLocation where = SourceLocation::current());  // a rank-0 result
 Var sum(const Var& x, std::vector<int> axes, bool keepdims = false,
-        std::source_location where = std::source_location::current());
-Var mean(const Var& x, std::source_location where = std::source_location::current());
+        SourceLocation where = SourceLocation::current());
+Var mean(const Var& x, SourceLocation where = SourceLocation::current());
 Var mean(const Var& x, std::vector<int> axes, bool keepdims = false,
-         std::source_location where = std::source_location::current());
+         SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

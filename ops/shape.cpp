@@ -5,7 +5,7 @@
 namespace nalgrad {
 
 // y = x viewed as `shape`;  dx = dy viewed as x's shape
-Var reshape(const Var& x, Shape shape, std::source_location where) {
+Var reshape(const Var& x, Shape shape, SourceLocation where) {
     const CallSite site(where);
     Tensor y = x.value().reshape(shape);
     return record("reshape", y, {x},
@@ -14,7 +14,7 @@ Var reshape(const Var& x, Shape shape, std::source_location where) {
                   });
 }
 
-Var flatten(const Var& x, std::source_location where) {
+Var flatten(const Var& x, SourceLocation where) {
     const CallSite site(where);
     if (x.rank() == 0) fail("flatten", "needs a batch axis, got a scalar");
     int64_t rest = 1;
@@ -23,7 +23,7 @@ Var flatten(const Var& x, std::source_location where) {
 }
 
 // y = x^T;  dx = dy^T
-Var transpose(const Var& x, std::source_location where) {
+Var transpose(const Var& x, SourceLocation where) {
     const CallSite site(where);
     if (x.rank() != 2) fail("transpose", "needs a 2-D variable, got shape {}", x.shape());
     return record("transpose", kernels::transpose(x.value()), {x},

@@ -5,11 +5,10 @@
 namespace nalgrad {
 
 // A view of x's value with another shape of the same element count; one extent may be -1.
-Var reshape(const Var& x, Shape shape,
-            std::source_location where = std::source_location::current());
+Var reshape(const Var& x, Shape shape, SourceLocation where = SourceLocation::current());
 // [mb, ...] to [mb, product of the rest]: what a dense layer after conv layers needs.
-Var flatten(const Var& x, std::source_location where = std::source_location::current());
+Var flatten(const Var& x, SourceLocation where = SourceLocation::current());
 // Rows and columns of a 2-D variable swapped (a copy).
-Var transpose(const Var& x, std::source_location where = std::source_location::current());
+Var transpose(const Var& x, SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

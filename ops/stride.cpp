@@ -6,6 +6,8 @@ namespace nalgrad {
 namespace {
 
 void check_stride(const Tensor& x, Size2 step, Size2 offset) {
+    if (!is_floating(x.dtype()))
+        fail("stride", "x must be f32 or f64, got {} {}", dtype_name(x.dtype()), x.shape());
     if (x.rank() != 4) fail("stride", "x must be 4-D NHWC [mb, h, w, c], got shape {}", x.shape());
     if (step.h < 1 || step.w < 1)
         fail("stride", "step must be at least 1, got [{}, {}] for x {}", step.h, step.w, x.shape());
@@ -18,7 +20,7 @@ void check_stride(const Tensor& x, Size2 step, Size2 offset) {
 }  // namespace
 
 // y[n, i, j, c] = x[n, oh + i * sh, ow + j * sw, c];  dx = dy at the kept positions, 0 elsewhere.
-Var stride(const Var& x, Size2 step, Size2 offset, std::source_location where) {
+Var stride(const Var& x, Size2 step, Size2 offset, SourceLocation where) {
     const CallSite site(where);
     check_stride(x.value(), step, offset);
     Tensor y = kernels::stride_forward(x.value(), step, offset);

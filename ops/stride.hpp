@@ -9,6 +9,6 @@ namespace nalgrad {
 // NHWC tensor (Python x[:, oh::sh, ow::sw, :]); output [mb, ceil((xh - oh) / sh),
 // ceil((xw - ow) / sw), c]. Backward: kept elements get their output's gradient, dropped ones 0.
 Var stride(const Var& x, Size2 step, Size2 offset = {0, 0},
-           std::source_location where = std::source_location::current());
+           SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

@@ -2,7 +2,6 @@
 
 #include <concepts>
 #include <limits>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -38,7 +37,7 @@ Var nan_gradient(const Var& x) {
 
 // An op built from other ops takes the caller's location like any public op: its records name
 // the caller's line, not this function's.
-Var relu_twice(const Var& x, std::source_location where = std::source_location::current()) {
+Var relu_twice(const Var& x, nalgrad::SourceLocation where = nalgrad::SourceLocation::current()) {
     const CallSite site(where);
     return relu(relu(x));
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of tests/fuzz/corpus/ (committed; rerun only to change the seeds):
+valid checkpoints for fuzz_checkpoint's model, valid IDX files, and a few programs."""
+import gzip
+import json
+import os
+import random
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(name, file, data):
+    folder = os.path.join(here, "corpus", name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, file), "wb") as f:
+        f.write(data)
+
+
+def safetensors(tensors, metadata=None):
+    header, blobs, offset = {}, b"", 0
+    for name, dtype, shape, values in tensors:
+        code = "<f" if dtype == "F32" else "<d"
+        blob = b"".join(struct.pack(code, v) for v in values)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs += blob
+        offset += len(blob)
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack("<Q", len(text)) + text + blobs
+
+
+model = [("fc.weight", "F32", [3, 2], [0.5, -1, 2, 0.25, 3, -4]),
+         ("fc.bias", "F32", [2], [1, -1]),
+         ("conv.weight", "F64", [1, 1, 1, 2], [0.125, 8])]
+write("checkpoint", "model.safetensors", safetensors(model, {"epoch": "3"}))
+write("checkpoint", "model-extra.safetensors",
+      safetensors(model + [("step", "F32", [], [7])]))
+write("checkpoint", "partial.safetensors", safetensors(model[:1]))
+write("checkpoint", "empty.safetensors", safetensors([]))
+
+
+def idx(dims, data):
+    return struct.pack(">I", 0x800 + len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data)
+
+
+write("idx", "rank1.idx", idx([5], [0, 1, 2, 3, 9]))
+write("idx", "rank2.idx", idx([2, 3], range(6)))
+write("idx", "rank3.idx", idx([2, 2, 2], range(8)))
+write("idx", "rank3.idx.gz", gzip.compress(idx([2, 3, 4], range(24)), mtime=0))
+write("idx", "empty.idx", idx([0, 4], []))
+
+rng = random.Random(7)
+for i in range(6):
+    write("program", f"random-{i}", bytes(rng.randrange(256) for _ in range(64)))
+# A 4-D start, then conv2d (7), max_pool2d (8), flatten (11), dense (6), cross entropy (13).
+write("program", "cnn", bytes([1, 3, 2, 4, 4, 2, 7, 2, 2, 1, 2, 1, 1, 1, 0, 1, 1, 1, 8, 1, 1, 0, 0, 0,
+                               0, 11, 0, 6, 1, 3, 0, 13, 2, 1, 0, 1, 2]))
