@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config clang-format
           libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libtbb-dev libfmt-dev doctest-dev
-          zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist)
+          zlib1g-dev nlohmann-json3-dev libcli11-dev dataset-fashion-mnist
+          clang-14 libclang-rt-14-dev libomp-14-dev)  # clang: the fuzz harnesses (tests/fuzz)
 if [ "${1:-}" = train ]; then
   packages+=(gnuplot-nox graphviz)
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine (as root): installs the packages, builds
 # the release and the AddressSanitizer + UBSan configurations, runs every test in both, and runs
-# the gradient-check program over every op and configuration.
+# the gradient-check program over every op and configuration, then fuzzes each libFuzzer harness
+# (tests/fuzz/run.sh) for 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -24,3 +25,5 @@ cmake --preset asan -G Ninja >/dev/null
 cmake --build --preset asan -j "$jobs"
 echo "== asan + ubsan tests"
 ctest --preset asan -j "$jobs"
+echo "== fuzzing (tests/fuzz/run.sh, 20 s per harness)"
+tests/fuzz/run.sh 20

@@ -165,8 +165,17 @@ std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::
     return cache.get(fmt::format("{} {}", plan.key, static_cast<int>(prop)), [&] {
         auto p = std::make_shared<OnednnPooling>();
         const Window2d& g = plan.window;
+        // Trailing padding no window reaches is dropped: oneDNN refuses average pooling
+        // (exclude_padding) with padding as large as the kernel, though such padding changes
+        // nothing (found by tests/fuzz/fuzz_program).
+        auto used_after = [](int64_t out, int64_t stride, int64_t kernel, int64_t in,
+                             int64_t before) {
+            return std::max<int64_t>((out - 1) * stride + kernel - in - before, 0);
+        };
         const dnnl::memory::dims strides{g.stride_h, g.stride_w}, kernel{g.kernel_h, g.kernel_w},
-            padding_l{g.pad_top, g.pad_left}, padding_r{g.pad_bottom, g.pad_right};
+            padding_l{g.pad_top, g.pad_left},
+            padding_r{used_after(g.out_h, g.stride_h, g.kernel_h, g.in_h, g.pad_top),
+                      used_after(g.out_w, g.stride_w, g.kernel_w, g.in_w, g.pad_left)};
         dnnl::pooling_forward::desc forward(prop, algorithm_of(plan), src_desc(g), dst_desc(g),
                                             strides, kernel, padding_l, padding_r);
         p->forward_pd = {forward, onednn::default_attr(), onednn::engine()};
