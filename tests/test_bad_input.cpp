@@ -701,3 +701,17 @@ TEST_CASE("bad input: a failing optimizer step leaves the parameters unchanged")
     sgd.step();
     CHECK(ng::max_abs_diff(w.value(), before) == doctest::Approx(0.2));
 }
+
+TEST_CASE("fuzz finding: average pooling with trailing padding as large as the kernel") {
+    // Rows 0-1 and 3-4 (row 4 is padding): the second window averages row 3 alone. oneDNN refused
+    // this geometry with a dnnl::error before the unused trailing padding was dropped.
+    ng::Generator gen(3);
+    const ng::Tensor x = ng::uniform({1, 4, 2, 1}, f32, gen);
+    const ng::AvgPool2dOptions o{.kernel = {2, 1}, .stride = {3, 1}, .padding = {0, 2, 0, 0}};
+    const Var y = ng::avg_pool2d(Var(x), o);
+    REQUIRE(y.shape() == ng::Shape{1, 2, 2, 1});
+    CHECK(y.value().at(2) == doctest::Approx(x.at(6)));
+    CHECK(y.value().at(3) == doctest::Approx(x.at(7)));
+    CHECK(y.value().at(0) == doctest::Approx((x.at(0) + x.at(2)) / 2));
+    CHECK(ng::max_abs_diff(y.value(), ng::avg_pool2d(Var(x.astype(f64)), o).value()) < 1e-6);
+}
