@@ -321,7 +321,7 @@ std::vector<BadUse> op_table() {
          {"sum", "twice", "[2, 3]"}},
         {"mean with no axes",
          [] {
-             ng::mean(c({2, 3}), {});
+             ng::mean(c({2, 3}), std::vector<int>{});
          },
          {"mean", "no axes", "[2, 3]"}},
         {"sum of i64",
