@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine (as root): installs the packages, builds
-# the release and the AddressSanitizer + UBSan configurations, runs every test in both, and runs
-# the gradient-check program over every op and configuration, then fuzzes each libFuzzer harness
+# the release and the AddressSanitizer + UBSan configurations, runs every test in both, runs the
+# gradient-check program over every op and configuration, and fuzzes each libFuzzer harness
 # (tests/fuzz/run.sh) for 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +20,12 @@ ctest --preset release -j "$jobs"
 echo "== gradient check suite"
 build/release/tools/nalgrad-gradcheck
 
+echo "== fuzzing (tests/fuzz/run.sh, 20 s per harness)"
+tests/fuzz/run.sh 20
+
+# Last, so the suite's closing line is CTest's summary.
 echo "== asan + ubsan build"
 cmake --preset asan -G Ninja >/dev/null
 cmake --build --preset asan -j "$jobs"
 echo "== asan + ubsan tests"
 ctest --preset asan -j "$jobs"
-echo "== fuzzing (tests/fuzz/run.sh, 20 s per harness)"
-tests/fuzz/run.sh 20
