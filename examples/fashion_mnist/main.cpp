@@ -15,31 +15,12 @@
 #include <CLI/CLI.hpp>
 #include <nalgrad/nalgrad.hpp>
 
+#include "lenet.hpp"
+
 namespace ng = nalgrad;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct LeNet {
-    bool book_style = false;
-    ng::Conv2d conv1{1, 32, {5, 5}, {.padding = ng::same}};
-    ng::Conv2d conv2{32, 64, {5, 5}, {.padding = ng::same}};
-    ng::Dense fc1{7 * 7 * 64, 512};
-    ng::Dense fc2{512, 10};
-
-    ng::Var pool(const ng::Var& h) const {
-        if (!book_style) return ng::max_pool2d(h, {.kernel = 2, .stride = 2});
-        // The notes' way: pool at stride 1 (explicit padding after, so sizes stay even), then skip.
-        return ng::stride(ng::max_pool2d(h, {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}),
-                          2);
-    }
-    ng::Var operator()(const ng::Var& x) const {
-        ng::Var h = pool(ng::relu(conv1(x)));
-        h = pool(ng::relu(conv2(h)));
-        return fc2(ng::relu(fc1(ng::flatten(h))));
-    }
-    ng::Parameters parameters() const { return NALGRAD_COLLECT(conv1, conv2, fc1, fc2); }
-};
 
 std::unique_ptr<ng::optim::Optimizer> make_optimizer(const std::string& name, double lr,
                                                      double momentum,
@@ -73,7 +54,8 @@ int64_t correct_predictions(const ng::Tensor& logits, const ng::Tensor& labels) 
     return correct;
 }
 
-EpochResult evaluate(const LeNet& model, const ng::data::Dataset& data, int64_t batch) {
+EpochResult evaluate(const ng::examples::LeNet& model, const ng::data::Dataset& data,
+                     int64_t batch) {
     ng::NoGradGuard no_grad;
     EpochResult r;
     int64_t seen = 0;
@@ -171,7 +153,7 @@ int main(int argc, char** argv) try {
         "batch {}, {} threads\n",
         train.size(), test.size(), model_kind, optimizer, lr, batch, ng::get_num_threads());
 
-    LeNet model;
+    ng::examples::LeNet model;
     model.book_style = model_kind == "book";
     ng::Parameters params = model.parameters();
     auto opt = make_optimizer(optimizer, lr, momentum, params);
