@@ -134,6 +134,12 @@ int main(int argc, char** argv) try {
     app.add_option("--out", out_dir, "output folder")->capture_default_str();
     app.add_option("--resume", resume, "checkpoint to continue from");
     app.add_option("--limit", limit, "train on the first N images only (a quick run)");
+    std::string schedule = "none";
+    app.add_option("--schedule", schedule,
+                   "learning-rate schedule: none, or cosine (annealed to 0 over all the epochs, "
+                   "stepped per batch)")
+        ->check(CLI::IsMember({"none", "cosine"}))
+        ->capture_default_str();
     double min_accuracy = 0;
     app.add_option("--min-accuracy", min_accuracy,
                    "exit with status 1 when the final test accuracy is below this");
@@ -176,6 +182,12 @@ int main(int argc, char** argv) try {
                                             .epoch = first_epoch - 1,
                                             .mean = ng::data::fashion_mnist_mean,
                                             .stddev = ng::data::fashion_mnist_stddev});
+    std::unique_ptr<ng::optim::LRSchedule> lr_schedule;
+    if (schedule == "cosine") {
+        lr_schedule = std::make_unique<ng::optim::CosineAnnealingLR>(
+            *opt, static_cast<int64_t>(first_epoch - 1 + epochs) * loader.size());
+        lr_schedule->set_last_step(static_cast<int64_t>(first_epoch - 1) * loader.size());
+    }
     const bool terminal = isatty(fileno(stdout));
     std::ofstream csv(out / "metrics.csv", first_epoch > 1 ? std::ios::app : std::ios::trunc);
     if (first_epoch == 1)
@@ -194,6 +206,7 @@ int main(int argc, char** argv) try {
             opt->zero_grad();
             loss.backward();
             opt->step();
+            if (lr_schedule) lr_schedule->step();
             loss_sum += loss.item() * b.x.size(0);
             correct += static_cast<double>(correct_predictions(logits.value(), b.labels));
             seen += b.x.size(0);
