@@ -12,6 +12,7 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace nalgrad;
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using nalgrad::testing::error_of;
 using nalgrad::testing::TempDir;
 
 std::string read_file(const std::string& path) {
@@ -63,17 +65,6 @@ NamedTensors reference_tensors() {
     return {{"conv.weight", tensor({-1, -0.5, 0, 0.5, 1, 1.5}, {2, 3}, f32)},
             {"conv.bias", tensor({3.141592653589793, -0.0, 1e-300}, {3}, f64)},
             {"steps", tensor({-1, 1099511627776.0, 7, 0}, {2, 2}, i64)}};
-}
-
-// The message of the nalgrad::Error that f throws, or "" when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 const std::string data_folder = NALGRAD_TEST_DATA;

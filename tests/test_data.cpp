@@ -11,6 +11,7 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace nalgrad;
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using nalgrad::testing::error_of;
 using nalgrad::testing::TempDir;
 
 std::vector<uint8_t> file_bytes(const std::string& path) {
@@ -52,17 +54,6 @@ std::vector<int64_t> labels_of(Batches& loader) {
     for (auto [x, labels] : loader)
         for (int64_t k = 0; k < labels.numel(); ++k) seen.push_back(labels.data<int64_t>()[k]);
     return seen;
-}
-
-// The message of the nalgrad::Error that f throws, or "" when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 const std::string root = fashion_mnist_root;
