@@ -95,6 +95,9 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
                      i, rec->op, describe_record(rec->sequence, rec->where),
                      rec->inputs[i]->value.shape());
         Grads dx = rec->backward(dy, rec->needed);
+        // Drop the output gradients now: a local gradient that is a view of dy (reshape, add)
+        // then holds its storage alone, and accumulation takes it instead of copying it.
+        dy.clear();
         if (dx.size() != rec->inputs.size())
             fail(rec->op, "gradient function returned {} gradients for {} inputs", dx.size(),
                  rec->inputs.size());

@@ -8,11 +8,9 @@
 using namespace nalgrad;
 using nalgrad::testing::check_gradients;
 using nalgrad::testing::random_input;
+using nalgrad::testing::values;
 
 namespace {
-std::vector<double> values(const Var& v) {
-    return v.value().to_vector();
-}
 Tensor labels_of(std::initializer_list<double> values) {
     return tensor(values, {static_cast<int64_t>(values.size())}, i64);
 }

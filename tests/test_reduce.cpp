@@ -11,12 +11,9 @@
 using namespace nalgrad;
 using nalgrad::testing::check_gradients;
 using nalgrad::testing::random_input;
+using nalgrad::testing::values;
 
-namespace {
-std::vector<double> values(const Var& v) {
-    return v.value().to_vector();
-}
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("sum and mean over everything and over axes, with and without keepdims") {
     Var x = arange(6, f64).reshape({2, 3});  // [[0, 1, 2], [3, 4, 5]]

@@ -13,6 +13,11 @@ inline Var random_input(Shape shape, Generator& gen, double low = -2, double hig
     return uniform(shape, low, high, f64, gen).requires_grad();
 }
 
+// A variable's values, flat, for comparing with hand-computed lists.
+inline std::vector<double> values(const Var& v) {
+    return v.value().to_vector();
+}
+
 // gradcheck (whole Jacobian) passes; on failure the message names the case and shows the report.
 inline void check_gradients(std::string_view what, const GradcheckFn& fn,
                             const std::vector<Var>& inputs) {
