@@ -227,3 +227,21 @@ TEST_CASE("large broadcasts take the parallel path and match a plain loop") {
     Tensor t = kernels::broadcast_to(b.astype(f32), {300, 4, 129}, 0.5);
     CHECK(t.at(129 * 6 + 5) == static_cast<float>(b.at(2)) * 0.5f);
 }
+
+TEST_CASE("large float32 relu (oneDNN eltwise) equals the float64 loop, forward and backward") {
+    set_num_threads(2);
+    Generator gen(17);
+    // Above serial_grain, so float32 takes oneDNN's primitives; exact zeros test the mask's edge.
+    Tensor x = normal({8, 28, 28, 32}, f64, gen);
+    for (int64_t i = 0; i < x.numel(); i += 97) x.data<double>()[i] = 0;
+    Tensor dy = normal(x.shape(), f64, gen);
+    Tensor x32 = x.astype(f32), dy32 = dy.astype(f32);
+    REQUIRE(x32.numel() >= serial_grain);
+    Tensor y64 = kernels::relu(x), y32 = kernels::relu(x32);
+    CHECK(max_abs_diff(y32.astype(f64), y64.astype(f32).astype(f64)) == 0);
+    Tensor dx64 = kernels::relu_backward(y64, dy), dx32 = kernels::relu_backward(y32, dy32);
+    CHECK(max_abs_diff(dx32.astype(f64), dx64.astype(f32).astype(f64)) == 0);
+    int64_t zeros_in_dx = 0;
+    for (int64_t i = 0; i < dx32.numel(); ++i) zeros_in_dx += dx32.data<float>()[i] == 0;
+    CHECK(zeros_in_dx > x.numel() / 3);  // the mask acted: about half the gradients vanish
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/kernels/loops.hpp"
+#include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad::kernels {
@@ -266,11 +267,65 @@ Tensor pow_backward(const Tensor& x, double exponent, const Tensor& dy) {
         x, dy);
 }
 
+namespace {
+
+// Large float32 ReLUs run on oneDNN's eltwise primitives: they then share OpenMP's threads with
+// the convolutions beside them instead of handing the cores to TBB and back for one pass.
+bool relu_on_onednn(const Tensor& t) {
+    return t.dtype() == DType::f32 && t.numel() >= serial_grain;
+}
+
+struct Eltwise {
+    dnnl::eltwise_forward::primitive_desc forward_pd;
+    dnnl::eltwise_forward forward;
+    dnnl::eltwise_backward::primitive_desc backward_pd;
+    dnnl::eltwise_backward backward;
+};
+
+Eltwise& relu_primitives(int64_t n) {
+    thread_local onednn::Cache<Eltwise> cache;
+    return cache.get(std::to_string(n), [&] {
+        using namespace dnnl;
+        const memory::desc desc({n}, memory::data_type::f32, memory::format_tag::a);
+        const auto attr = onednn::default_attr();
+        eltwise_forward::primitive_desc fwd(
+            {prop_kind::forward_training, algorithm::eltwise_relu_use_dst_for_bwd, desc, 0.f}, attr,
+            onednn::engine());
+        eltwise_backward::primitive_desc bwd(
+            {algorithm::eltwise_relu_use_dst_for_bwd, desc, desc, 0.f}, attr, onednn::engine(),
+            fwd);
+        return Eltwise{fwd, eltwise_forward(fwd), bwd, eltwise_backward(bwd)};
+    });
+}
+
+dnnl::memory flat(const Tensor& t) {
+    return onednn::wrap(t,
+                        {{t.numel()}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a});
+}
+
+}  // namespace
+
 Tensor relu(const Tensor& x) {
+    if (relu_on_onednn(x)) {
+        Tensor y(x.shape(), x.dtype());
+        Eltwise& e = relu_primitives(x.numel());
+        onednn::execute(e.forward, e.forward_pd,
+                        {{DNNL_ARG_SRC, flat(x)}, {DNNL_ARG_DST, flat(y)}});
+        return y;
+    }
     return map_tensors(
         "relu", cheap, [](auto v) { return v > 0 ? v : decltype(v){0}; }, x);
 }
 Tensor relu_backward(const Tensor& y, const Tensor& dy) {
+    if (relu_on_onednn(y) && dy.dtype() == DType::f32 && y.shape() == dy.shape()) {
+        Tensor dx(y.shape(), y.dtype());
+        Eltwise& e = relu_primitives(y.numel());
+        onednn::execute(e.backward, e.backward_pd,
+                        {{DNNL_ARG_DST, flat(y)},
+                         {DNNL_ARG_DIFF_DST, flat(dy)},
+                         {DNNL_ARG_DIFF_SRC, flat(dx)}});
+        return dx;
+    }
     return map_tensors(
         "relu", cheap, [](auto v, auto g) { return v > 0 ? g : decltype(g){0}; }, y, dy);
 }
