@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian 12 machine (as root): installs the packages, builds
 # the release and the AddressSanitizer + UBSan configurations, runs every test in both, runs the
 # gradient-check program over every op and configuration, and fuzzes each libFuzzer harness
-# (tests/fuzz/run.sh) for 20 s.
+# (tests/fuzz/run.sh) for 60 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -20,8 +20,8 @@ ctest --preset release -j "$jobs"
 echo "== gradient check suite"
 build/release/tools/nalgrad-gradcheck
 
-echo "== fuzzing (tests/fuzz/run.sh, 20 s per harness)"
-tests/fuzz/run.sh 20
+echo "== fuzzing (tests/fuzz/run.sh, 60 s per harness)"
+tests/fuzz/run.sh 60
 
 # Last, so the suite's closing line is CTest's summary.
 echo "== asan + ubsan build"
