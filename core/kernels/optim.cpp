@@ -28,24 +28,104 @@ void fill_zero(const Tensor& t) {
     });
 }
 
+namespace {
+
+// The loops below take their pointers and coefficients as function parameters: captured by
+// reference in a lambda, a coefficient of type T may alias the parameter array being written, so
+// the compiler reloads it every element and does not vectorise (the SGD update measured 2.4-7 ms
+// for 1.6M float32 parameters that way; as plain parameters it is a vectorised stream).
+
+template <typename T, bool nesterov>
+void sgd_span(T* __restrict p, const T* __restrict g, T* __restrict buf, int64_t n, T lr, T wd,
+              T momentum, T keep, bool first) {
+    for (int64_t i = 0; i < n; ++i) {
+        const T d = g[i] + wd * p[i];
+        const T v = first ? d : momentum * buf[i] + keep * d;
+        buf[i] = v;
+        p[i] -= lr * (nesterov ? d + momentum * v : v);
+    }
+}
+
+template <typename T>
+void sgd_span_plain(T* __restrict p, const T* __restrict g, int64_t n, T lr, T wd) {
+    for (int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+}
+
+template <typename T>
+void adam_span(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
+               const AdamCoefficients& c) {
+    const double correction1 = 1 - std::pow(c.beta1, static_cast<double>(c.step));
+    const double correction2 = 1 - std::pow(c.beta2, static_cast<double>(c.step));
+    const T step_size = T(c.lr / correction1);
+    const T correction2_sqrt = T(std::sqrt(correction2));
+    const T beta1 = T(c.beta1), beta2 = T(c.beta2), eps = T(c.eps);
+    const T one_minus_beta1 = T(1 - c.beta1), one_minus_beta2 = T(1 - c.beta2);
+    const T l2 = c.decoupled_weight_decay ? T(0) : T(c.weight_decay);
+    const T shrink = c.decoupled_weight_decay ? T(1 - c.lr * c.weight_decay) : T(1);
+    for (int64_t i = 0; i < n; ++i) {
+        const T pi = p[i] * shrink;
+        const T gi = g[i] + l2 * p[i];
+        const T mi = beta1 * m[i] + one_minus_beta1 * gi;
+        const T vi = beta2 * v[i] + one_minus_beta2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - step_size * (mi / (std::sqrt(vi) / correction2_sqrt + eps));
+    }
+}
+
+template <typename T>
+void rmsprop_span(T* __restrict p, const T* __restrict g, T* __restrict sq, T* __restrict mean,
+                  T* __restrict buf, int64_t n, const RmspropCoefficients& c) {
+    const T lr = T(c.lr), alpha = T(c.alpha), one_minus_alpha = T(1 - c.alpha);
+    const T eps = T(c.eps), wd = T(c.weight_decay), momentum = T(c.momentum);
+    const bool centered = c.centered, use_momentum = c.momentum > 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const T gi = g[i] + wd * p[i];
+        const T si = alpha * sq[i] + one_minus_alpha * (gi * gi);
+        sq[i] = si;
+        T variance = si;
+        if (centered) {
+            const T mi = alpha * mean[i] + one_minus_alpha * gi;
+            mean[i] = mi;
+            variance -= mi * mi;
+        }
+        const T avg = std::sqrt(variance) + eps;
+        if (use_momentum) {
+            const T bi = momentum * buf[i] + gi / avg;
+            buf[i] = bi;
+            p[i] -= lr * bi;
+        } else {
+            p[i] -= lr * (gi / avg);
+        }
+    }
+}
+
+// Offsets a possibly null state pointer to a chunk.
+template <typename T>
+T* at(T* base, int64_t offset) {
+    return base ? base + offset : nullptr;
+}
+
+}  // namespace
+
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
                 const SgdCoefficients& c) {
     visit_float("SGD", param.dtype(), [&]<typename T>(T) {
         T* p = param.data<T>();
         const T* g = grad.data<T>();
         T* buf = data_or_null<T>(momentum_buffer);
-        const T lr = T(c.lr), wd = T(c.weight_decay), momentum = T(c.momentum);
-        const T keep = T(1 - c.dampening);
-        const bool use_momentum = c.momentum != 0, first = c.first_step, nesterov = c.nesterov;
         parallel_for(param.numel(), cheap, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                T d = g[i] + wd * p[i];
-                if (use_momentum) {
-                    buf[i] = first ? d : momentum * buf[i] + keep * d;
-                    d = nesterov ? d + momentum * buf[i] : buf[i];
-                }
-                p[i] -= lr * d;
-            }
+            const int64_t n = end - begin;
+            const T lr = T(c.lr), wd = T(c.weight_decay), momentum = T(c.momentum);
+            const T keep = T(1 - c.dampening);
+            if (c.momentum == 0)
+                sgd_span_plain<T>(p + begin, g + begin, n, lr, wd);
+            else if (c.nesterov)
+                sgd_span<T, true>(p + begin, g + begin, buf + begin, n, lr, wd, momentum, keep,
+                                  c.first_step);
+            else
+                sgd_span<T, false>(p + begin, g + begin, buf + begin, n, lr, wd, momentum, keep,
+                                   c.first_step);
         });
     });
 }
@@ -57,23 +137,8 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
         const T* g = grad.data<T>();
         T* m = exp_avg.data<T>();
         T* v = exp_avg_sq.data<T>();
-        const double correction1 = 1 - std::pow(c.beta1, static_cast<double>(c.step));
-        const double correction2 = 1 - std::pow(c.beta2, static_cast<double>(c.step));
-        const T step_size = T(c.lr / correction1);
-        const T correction2_sqrt = T(std::sqrt(correction2));
-        const T beta1 = T(c.beta1), beta2 = T(c.beta2), eps = T(c.eps);
-        const T one_minus_beta1 = T(1 - c.beta1), one_minus_beta2 = T(1 - c.beta2);
-        const T l2 = c.decoupled_weight_decay ? T(0) : T(c.weight_decay);
-        const T shrink = c.decoupled_weight_decay ? T(1 - c.lr * c.weight_decay) : T(1);
         parallel_for(param.numel(), with_sqrt, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                const T pi = p[i] * shrink;
-                const T gi = g[i] + l2 * p[i];
-                m[i] = beta1 * m[i] + one_minus_beta1 * gi;
-                v[i] = beta2 * v[i] + one_minus_beta2 * (gi * gi);
-                const T denom = std::sqrt(v[i]) / correction2_sqrt + eps;
-                p[i] = pi - step_size * (m[i] / denom);
-            }
+            adam_span<T>(p + begin, g + begin, m + begin, v + begin, end - begin, c);
         });
     });
 }
@@ -87,26 +152,9 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
         T* sq = square_avg.data<T>();
         T* mean = data_or_null<T>(grad_avg);
         T* buf = data_or_null<T>(momentum_buffer);
-        const T lr = T(c.lr), alpha = T(c.alpha), one_minus_alpha = T(1 - c.alpha);
-        const T eps = T(c.eps), wd = T(c.weight_decay), momentum = T(c.momentum);
-        const bool centered = c.centered, use_momentum = c.momentum > 0;
         parallel_for(param.numel(), with_sqrt, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                const T gi = g[i] + wd * p[i];
-                sq[i] = alpha * sq[i] + one_minus_alpha * (gi * gi);
-                T variance = sq[i];
-                if (centered) {
-                    mean[i] = alpha * mean[i] + one_minus_alpha * gi;
-                    variance -= mean[i] * mean[i];
-                }
-                const T avg = std::sqrt(variance) + eps;
-                if (use_momentum) {
-                    buf[i] = momentum * buf[i] + gi / avg;
-                    p[i] -= lr * buf[i];
-                } else {
-                    p[i] -= lr * (gi / avg);
-                }
-            }
+            rmsprop_span<T>(p + begin, g + begin, sq + begin, at(mean, begin), at(buf, begin),
+                            end - begin, c);
         });
     });
 }
