@@ -89,6 +89,22 @@ TEST_CASE("memory: peak bytes in use covers the largest live set") {
     CHECK(memory_stats().peak_bytes_in_use >= big);
 }
 
+TEST_CASE("memory: the footprint stays within twice the peak in use, at least 256 MiB") {
+    empty_cache();
+    // Tensors of ever new sizes, freed at once (a workload whose shapes keep changing): without
+    // the bound the cache would keep every one. Uninitialised, so no page is touched.
+    const std::size_t floor = std::size_t{256} << 20;
+    for (int64_t mib = 40; mib <= 120; mib += 8) {
+        { Tensor t({mib << 18}, f32); }
+        const MemoryStats now = memory_stats();
+        CHECK(now.bytes_in_use + now.bytes_cached <= std::max(2 * now.peak_bytes_in_use, floor));
+    }
+    const MemoryStats end = memory_stats();
+    // Trimmed as far as needed, not emptied: more than the last (120 MiB) block is kept.
+    CHECK(end.bytes_cached > (std::size_t{120} << 20));
+    empty_cache();
+}
+
 TEST_CASE("memory: tensors allocated and freed on several threads, and freed on another") {
     const std::size_t in_use = memory_stats().bytes_in_use;
     constexpr int threads = 4, iterations = 3000;
