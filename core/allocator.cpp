@@ -44,7 +44,8 @@ constexpr std::size_t alignment = 64;
 // tried once more.
 //
 // Under AddressSanitizer cached blocks are poisoned, so a tensor's data used after its storage
-// was freed is still reported, and unpoisoned when handed out again.
+// was freed is still reported; a block handed out is unpoisoned up to the bytes asked for, so
+// reads and writes past them (within the rounding) are reported too.
 class CachingAllocator {
   public:
     void* allocate(std::size_t bytes) {
@@ -52,7 +53,7 @@ class CachingAllocator {
         if (size == 0) return nullptr;
         {
             std::lock_guard lock(mutex_);
-            if (void* block = take_cached(size)) return block;
+            if (void* block = take_cached(size)) return addressable(block, bytes, size);
             trim_for(size);
         }
         void* block = ::operator new (size, std::align_val_t{alignment}, std::nothrow);
@@ -64,7 +65,7 @@ class CachingAllocator {
         std::lock_guard lock(mutex_);
         ++stats_.system_allocations;
         count_in_use(size);
-        return block;
+        return addressable(block, bytes, size);
     }
 
     void release(void* block, std::size_t bytes) noexcept {
@@ -98,10 +99,15 @@ class CachingAllocator {
         if (it == free_lists_.end() || it->second.empty()) return nullptr;
         void* block = it->second.back();
         it->second.pop_back();
-        ASAN_UNPOISON_MEMORY_REGION(block, size);
         stats_.bytes_cached -= size;
         ++stats_.reuses;
         count_in_use(size);
+        return block;
+    }
+
+    static void* addressable(void* block, std::size_t bytes, std::size_t size) {
+        ASAN_POISON_MEMORY_REGION(block, size);
+        ASAN_UNPOISON_MEMORY_REGION(block, bytes);
         return block;
     }
 
