@@ -37,7 +37,7 @@ constexpr std::size_t alignment = 64;
 // size class, and a request takes a block of its class when one is free.
 //
 // Bound: the footprint (bytes in use + cached) may grow to twice the peak bytes in use, at least
-// 256 MiB. A steady training loop settles well inside it: after the first step every request
+// 256 MiB. A steady training loop settles well inside it: after a step or two every request
 // finds a block. When a request misses and a new block would take the footprint over the bound,
 // cached blocks (of other sizes: a workload whose shapes changed) go back to the system first,
 // as many as needed. When the system refuses, the whole cache goes back and the request is
