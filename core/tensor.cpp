@@ -7,10 +7,8 @@
 #include <new>
 
 #include <unistd.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
+#include "core/allocator.hpp"
 #include "core/random.hpp"
 #include "core/runtime.hpp"
 
@@ -28,24 +26,6 @@ std::string gib(std::size_t bytes) {
     return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
 }
 
-// A training step frees and allocates the same tensors again every step (about 50 MiB for the
-// benchmark's lenet-fm at B=64). glibc's defaults hand freed memory at the top of the heap back to
-// the kernel (above a trim threshold of twice the largest block freed so far), so every step
-// touched fresh pages again: 9,500 page faults per step, 15-30 ms of a 50-80 ms step
-// (examples/benchmark). The heap now keeps up to 1 GiB of freed memory, and blocks up to 32 MiB
-// (glibc's largest mmap threshold) come from the heap. Set when the library loads, unless the
-// user tuned malloc through the environment.
-[[maybe_unused]] const bool heap_kept = [] {
-#if defined(__GLIBC__)
-    if (!std::getenv("GLIBC_TUNABLES") && !std::getenv("MALLOC_TRIM_THRESHOLD_") &&
-        !std::getenv("MALLOC_MMAP_THRESHOLD_")) {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    }
-#endif
-    return true;
-}();
-
 }  // namespace
 
 Storage::Storage(std::size_t n) : bytes(n) {
@@ -56,12 +36,12 @@ Storage::Storage(std::size_t n) : bytes(n) {
             fmt::format("tensor: cannot allocate {} bytes ({}): more than this machine's "
                         "memory ({})",
                         n, gib(n), gib(physical_memory())));
-    data = ::operator new (n == 0 ? 64 : n, std::align_val_t{64}, std::nothrow);
+    data = allocator::allocate(n);
     if (!data) throw Error(fmt::format("tensor: cannot allocate {} bytes ({})", n, gib(n)));
 }
 
 Storage::~Storage() {
-    ::operator delete (data, std::align_val_t{64});
+    allocator::release(data, bytes);
 }
 
 namespace {
@@ -85,7 +65,7 @@ void fail_not_floating(std::string_view op, DType d) {
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(shape), dtype_(dtype) {
     check_shape(shape, "tensor");
-    storage_ = std::make_shared<Storage>(nbytes());
+    storage_ = std::allocate_shared<Storage>(allocator::ObjectAllocator<Storage>{}, nbytes());
 }
 
 void Tensor::check_dtype(DType wanted) const {

@@ -1,7 +1,7 @@
 #include "core/kernels/conv.hpp"
 
+#include <cstdint>
 #include <optional>
-#include <string>
 
 #include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
@@ -191,16 +191,15 @@ memory::desc nhwc_desc(int64_t n, int64_t h, int64_t w, int64_t c) {
 
 // A reorder between two layouts of the same weights; absent when they already agree.
 struct WeightReorder {
-    dnnl::reorder::primitive_desc pd;
-    dnnl::reorder primitive;
+    onednn::Primitive primitive;
     static std::optional<WeightReorder> between(const memory::desc& from, const memory::desc& to) {
         if (from == to) return std::nullopt;
         dnnl::reorder::primitive_desc pd(onednn::engine(), from, onednn::engine(), to,
                                          onednn::default_attr());
-        return WeightReorder{pd, dnnl::reorder(pd)};
+        return WeightReorder{onednn::Primitive(pd)};
     }
-    void run(const memory& from, const memory& to) const {
-        onednn::execute(primitive, pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    void run(const void* from, void* to) const {
+        primitive.run({{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
     }
 };
 
@@ -217,33 +216,35 @@ bool defective_backward_weights(const dnnl::primitive_desc_base& pd, const Windo
 // has a bias (zeros when the user gives none) and backward-weights always computes its gradient:
 // one primitive set per geometry costs less than a bias add of ychn values per output pixel.
 struct ConvPrimitives {
-    std::string key;
+    CacheKey key;
     Window2d w;
     int64_t ychn = 0;
     memory::desc src, dst, user_weights, bias;
     memory::dims strides, dilates, padding_l, padding_r;
     Tensor zero_bias;
 
+    // Layouts are kept from the descriptors: querying one (dnnl.hpp's query_md) allocates.
     dnnl::convolution_forward::primitive_desc forward_pd;
-    dnnl::convolution_forward forward;
+    onednn::Primitive forward;
+    memory::desc forward_weights;
     std::optional<WeightReorder> to_forward_weights;
 
     struct BackwardData {
-        dnnl::convolution_backward_data::primitive_desc pd;
-        dnnl::convolution_backward_data primitive;
+        onednn::Primitive primitive;
+        memory::desc weights;
         std::optional<WeightReorder> to_weights;
     };
     std::optional<BackwardData> backward_data;
 
     struct BackwardWeights {
-        dnnl::convolution_backward_weights::primitive_desc pd;
-        dnnl::convolution_backward_weights primitive;
+        onednn::Primitive primitive;
+        std::size_t diff_weights_bytes = 0;
         std::optional<WeightReorder> to_user_weights;
     };
     std::optional<BackwardWeights> backward_weights;
 
-    ConvPrimitives(std::string cache_key, const Window2d& window, int64_t out_channels)
-        : key(std::move(cache_key)), w(window), ychn(out_channels) {
+    ConvPrimitives(const CacheKey& cache_key, const Window2d& window, int64_t out_channels)
+        : key(cache_key), w(window), ychn(out_channels) {
         src = nhwc_desc(w.batch, w.in_h, w.in_w, w.channels);
         dst = nhwc_desc(w.batch, w.out_h, w.out_w, ychn);
         user_weights = {weight_dims(), memory::data_type::f32, tag::hwio};
@@ -258,8 +259,9 @@ struct ConvPrimitives {
                                           dnnl::algorithm::convolution_direct, src, any_weights(),
                                           bias, dst, strides, dilates, padding_l, padding_r);
         forward_pd = {d, onednn::default_attr(), onednn::engine()};
-        forward = dnnl::convolution_forward(forward_pd);
-        to_forward_weights = WeightReorder::between(user_weights, forward_pd.weights_desc());
+        forward = onednn::Primitive(forward_pd);
+        forward_weights = forward_pd.weights_desc();
+        to_forward_weights = WeightReorder::between(user_weights, forward_weights);
         ++stats.primitive_sets_created;
     }
 
@@ -273,7 +275,7 @@ struct ConvPrimitives {
                                                     padding_r);
             dnnl::convolution_backward_data::primitive_desc pd(d, onednn::default_attr(),
                                                                onednn::engine(), forward_pd);
-            backward_data = BackwardData{pd, dnnl::convolution_backward_data(pd),
+            backward_data = BackwardData{onednn::Primitive(pd), pd.weights_desc(),
                                          WeightReorder::between(user_weights, pd.weights_desc())};
         }
         return *backward_data;
@@ -292,7 +294,7 @@ struct ConvPrimitives {
                 ++stats.defective_implementations_skipped;
             }
             backward_weights =
-                BackwardWeights{pd, dnnl::convolution_backward_weights(pd),
+                BackwardWeights{onednn::Primitive(pd), pd.diff_weights_desc().get_size(),
                                 WeightReorder::between(pd.diff_weights_desc(), user_weights)};
         }
         return *backward_weights;
@@ -301,12 +303,14 @@ struct ConvPrimitives {
 
 ConvPrimitives& primitives_for(const Window2d& w, int64_t ychn) {
     thread_local onednn::Cache<ConvPrimitives> cache(128);
-    std::string key =
-        fmt::format("{} {} {} {} {} | {} {} | {} {} | {} {} | {} {} {} {}", w.batch, w.in_h, w.in_w,
-                    w.channels, ychn, w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, w.dilation_h,
-                    w.dilation_w, w.pad_top, w.pad_bottom, w.pad_left, w.pad_right);
+    const CacheKey key{w.batch,      w.in_h,     w.in_w,       w.channels, ychn,
+                       w.kernel_h,   w.kernel_w, w.stride_h,   w.stride_w, w.dilation_h,
+                       w.dilation_w, w.pad_top,  w.pad_bottom, w.pad_left, w.pad_right};
     return cache.get(key, [&] { return ConvPrimitives(key, w, ychn); });
 }
+
+// Which pass's layout reordered weights are in.
+enum class Pass { forward, backward_data };
 
 // The user's weights in one pass's layout, cached per weight storage, pass and geometry. The
 // entry holds the source tensor, so its address cannot be reused by another tensor while cached;
@@ -318,13 +322,13 @@ struct ReorderedWeights {
     Tensor buffer;
 };
 
-memory weights_in_layout(const Tensor& k, const ConvPrimitives& p,
-                         const std::optional<WeightReorder>& reorder, const memory::desc& layout,
-                         std::string_view pass) {
-    memory user = onednn::wrap(k, p.user_weights);
-    if (!reorder) return user;
+const void* weights_in_layout(const Tensor& k, const ConvPrimitives& p,
+                              const std::optional<WeightReorder>& reorder,
+                              const memory::desc& layout, Pass pass) {
+    if (!reorder) return k.raw();
     thread_local onednn::Cache<ReorderedWeights> cache(64);
-    std::string key = fmt::format("{} {} {}", pass, k.raw(), p.key);
+    const CacheKey key =
+        CacheKey{static_cast<int64_t>(pass), reinterpret_cast<intptr_t>(k.raw())}.append(p.key);
     ReorderedWeights& entry = cache.get(key, [] { return ReorderedWeights{}; });
     if (!entry.source.shares_storage_with(k) || entry.version != k.version() ||
         entry.layout != layout) {
@@ -334,22 +338,21 @@ memory weights_in_layout(const Tensor& k, const ConvPrimitives& p,
         entry.source = k;
         entry.version = k.version();
         entry.layout = layout;
-        reorder->run(user, onednn::wrap(entry.buffer, layout));
+        reorder->run(k.raw(), entry.buffer.raw());
         ++stats.weight_reorders;
     }
-    return onednn::wrap(entry.buffer, layout);
+    return entry.buffer.raw();
 }
 
 Tensor onednn_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w) {
     ConvPrimitives& p = primitives_for(w, k.size(3));
     Tensor y(w.output_shape(p.ychn), f32);
-    memory weights =
-        weights_in_layout(k, p, p.to_forward_weights, p.forward_pd.weights_desc(), "forward");
-    onednn::execute(p.forward, p.forward_pd,
-                    {{DNNL_ARG_SRC, onednn::wrap(x, p.src)},
-                     {DNNL_ARG_WEIGHTS, weights},
-                     {DNNL_ARG_BIAS, onednn::wrap(b.defined() ? b : p.zero_bias, p.bias)},
-                     {DNNL_ARG_DST, onednn::wrap(y, p.dst)}});
+    const void* weights =
+        weights_in_layout(k, p, p.to_forward_weights, p.forward_weights, Pass::forward);
+    p.forward.run({onednn::arg(DNNL_ARG_SRC, x),
+                   {DNNL_ARG_WEIGHTS, weights},
+                   onednn::arg(DNNL_ARG_BIAS, b.defined() ? b : p.zero_bias),
+                   onednn::arg(DNNL_ARG_DST, y)});
     return y;
 }
 
@@ -357,11 +360,11 @@ Tensor onednn_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w
     ConvPrimitives& p = primitives_for(w, k.size(3));
     ConvPrimitives::BackwardData& pass = p.backward_data_pass();
     Tensor dx({w.batch, w.in_h, w.in_w, w.channels}, f32);
-    memory weights = weights_in_layout(k, p, pass.to_weights, pass.pd.weights_desc(), "backward");
-    onednn::execute(pass.primitive, pass.pd,
-                    {{DNNL_ARG_DIFF_DST, onednn::wrap(dy, p.dst)},
-                     {DNNL_ARG_WEIGHTS, weights},
-                     {DNNL_ARG_DIFF_SRC, onednn::wrap(dx, p.src)}});
+    const void* weights =
+        weights_in_layout(k, p, pass.to_weights, pass.weights, Pass::backward_data);
+    pass.primitive.run({onednn::arg(DNNL_ARG_DIFF_DST, dy),
+                        {DNNL_ARG_WEIGHTS, weights},
+                        onednn::arg(DNNL_ARG_DIFF_SRC, dx)});
     return dx;
 }
 
@@ -371,20 +374,15 @@ ConvWeightGrads onednn_backward_weights(const Tensor& x, const Tensor& dy,
     ConvPrimitives& p = primitives_for(w, kernel_shape[3]);
     ConvPrimitives::BackwardWeights& pass = p.backward_weights_pass();
     ConvWeightGrads g{Tensor(kernel_shape, f32), Tensor({kernel_shape[3]}, f32)};
-    memory dk_user = onednn::wrap(g.dk, p.user_weights);
-    memory dk_onednn = dk_user;
-    Tensor in_onednn_layout;  // the gradient in oneDNN's layout, when that is not HWIO
+    Tensor dk_onednn = g.dk;  // the gradient in oneDNN's layout, when that is not HWIO
     if (pass.to_user_weights) {
-        const memory::desc& layout = pass.pd.diff_weights_desc();
-        in_onednn_layout = Tensor({static_cast<int64_t>(layout.get_size() / sizeof(float))}, f32);
-        dk_onednn = onednn::wrap(in_onednn_layout, layout);
+        const auto floats = pass.diff_weights_bytes / sizeof(float);
+        dk_onednn = Tensor({static_cast<int64_t>(floats)}, f32);
     }
-    onednn::execute(pass.primitive, pass.pd,
-                    {{DNNL_ARG_SRC, onednn::wrap(x, p.src)},
-                     {DNNL_ARG_DIFF_DST, onednn::wrap(dy, p.dst)},
-                     {DNNL_ARG_DIFF_WEIGHTS, dk_onednn},
-                     {DNNL_ARG_DIFF_BIAS, onednn::wrap(g.db, p.bias)}});
-    if (pass.to_user_weights) pass.to_user_weights->run(dk_onednn, dk_user);
+    pass.primitive.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DIFF_DST, dy),
+                        onednn::arg(DNNL_ARG_DIFF_WEIGHTS, dk_onednn),
+                        onednn::arg(DNNL_ARG_DIFF_BIAS, g.db)});
+    if (pass.to_user_weights) pass.to_user_weights->run(dk_onednn.raw(), g.dk.raw());
     if (!with_bias) g.db = Tensor{};
     return g;
 }

@@ -276,15 +276,13 @@ bool relu_on_onednn(const Tensor& t) {
 }
 
 struct Eltwise {
-    dnnl::eltwise_forward::primitive_desc forward_pd;
-    dnnl::eltwise_forward forward;
-    dnnl::eltwise_backward::primitive_desc backward_pd;
-    dnnl::eltwise_backward backward;
+    onednn::Primitive forward;
+    onednn::Primitive backward;
 };
 
 Eltwise& relu_primitives(int64_t n) {
     thread_local onednn::Cache<Eltwise> cache;
-    return cache.get(std::to_string(n), [&] {
+    return cache.get(CacheKey{n}, [&] {
         using namespace dnnl;
         const memory::desc desc({n}, memory::data_type::f32, memory::format_tag::a);
         const auto attr = onednn::default_attr();
@@ -294,23 +292,18 @@ Eltwise& relu_primitives(int64_t n) {
         eltwise_backward::primitive_desc bwd(
             {algorithm::eltwise_relu_use_dst_for_bwd, desc, desc, 0.f}, attr, onednn::engine(),
             fwd);
-        return Eltwise{fwd, eltwise_forward(fwd), bwd, eltwise_backward(bwd)};
+        return Eltwise{onednn::Primitive(fwd), onednn::Primitive(bwd)};
     });
-}
-
-dnnl::memory flat(const Tensor& t) {
-    return onednn::wrap(t,
-                        {{t.numel()}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a});
 }
 
 }  // namespace
 
+// The primitives see every tensor as flat: [numel], plain.
 Tensor relu(const Tensor& x) {
     if (relu_on_onednn(x)) {
         Tensor y(x.shape(), x.dtype());
-        Eltwise& e = relu_primitives(x.numel());
-        onednn::execute(e.forward, e.forward_pd,
-                        {{DNNL_ARG_SRC, flat(x)}, {DNNL_ARG_DST, flat(y)}});
+        relu_primitives(x.numel()).forward.run(
+            {onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y)});
         return y;
     }
     return map_tensors(
@@ -319,11 +312,9 @@ Tensor relu(const Tensor& x) {
 Tensor relu_backward(const Tensor& y, const Tensor& dy) {
     if (relu_on_onednn(y) && dy.dtype() == DType::f32 && y.shape() == dy.shape()) {
         Tensor dx(y.shape(), y.dtype());
-        Eltwise& e = relu_primitives(y.numel());
-        onednn::execute(e.backward, e.backward_pd,
-                        {{DNNL_ARG_DST, flat(y)},
-                         {DNNL_ARG_DIFF_DST, flat(dy)},
-                         {DNNL_ARG_DIFF_SRC, flat(dx)}});
+        relu_primitives(y.numel()).backward.run({onednn::arg(DNNL_ARG_DST, y),
+                                                 onednn::arg(DNNL_ARG_DIFF_DST, dy),
+                                                 onednn::arg(DNNL_ARG_DIFF_SRC, dx)});
         return dx;
     }
     return map_tensors(

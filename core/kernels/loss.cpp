@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
-#include <vector>
 
 #include "core/kernels/loops.hpp"
 #include "core/runtime.hpp"
@@ -138,7 +137,8 @@ CrossEntropy softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
     CrossEntropy result{Tensor(Shape{}, logits.dtype()), Tensor(logits.shape(), logits.dtype())};
     visit_float(op, logits.dtype(), [&]<typename T>(T) {
         const int64_t* label = labels.data<int64_t>();
-        std::vector<double> row_loss(static_cast<std::size_t>(rows.count));
+        Tensor row_losses({rows.count}, f64);  // from the tensor cache, unlike a std::vector
+        double* row_loss = row_losses.data<double>();
         for_each_row(rows, [&](int64_t r) {
             const T* xr = logits.data<T>() + r * rows.length;
             T* pr = result.probabilities.data<T>() + r * rows.length;
@@ -148,7 +148,7 @@ CrossEntropy softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
             row_loss[r] = static_cast<double>(es.log_sum_exp() - xr[label[r]]);  // -log p[label]
         });
         double total = 0;  // in row order: the same bits for any thread count
-        for (double l : row_loss) total += l;
+        for (int64_t r = 0; r < rows.count; ++r) total += row_loss[r];
         result.loss.data<T>()[0] = static_cast<T>(total / static_cast<double>(rows.count));
     });
     return result;

@@ -172,12 +172,7 @@ Tensor own_product(const Tensor& a, const Tensor& b, Transposed transposed, cons
 // oneDNN's matmul primitive (float32). Measured on the lenet-fm dense shapes it matched or beat
 // inner_product, and one primitive kind serves the forward and both gradients.
 
-struct MatmulPrimitive {
-    dnnl::matmul::primitive_desc pd;
-    dnnl::matmul primitive;
-};
-
-thread_local onednn::Cache<MatmulPrimitive> matmul_cache;
+thread_local onednn::Cache<onednn::Primitive> matmul_cache;
 
 // A logical [rows, cols] matrix; transposed: stored as [cols, rows] row-major. With an extent of
 // 1 both layouts are the same bytes, and the plain strides avoid a degenerate descriptor.
@@ -190,26 +185,25 @@ dnnl::memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed) {
 
 Tensor onednn_product(const Tensor& a, const Tensor& b, Transposed transposed, const Tensor& bias,
                       Extents e) {
-    const dnnl::memory::desc bias_desc({1, e.n}, dnnl::memory::data_type::f32,
-                                       dnnl::memory::format_tag::ab);
-    const std::string key =
-        fmt::format("{},{},{},{},{}", e.m, e.k, e.n, static_cast<int>(transposed), bias.defined());
-    MatmulPrimitive& entry = matmul_cache.get(key, [&] {
+    const CacheKey key{e.m, e.k, e.n, static_cast<int>(transposed), bias.defined()};
+    const onednn::Primitive& product = matmul_cache.get(key, [&] {
         const auto a_desc = matrix_desc(e.m, e.k, transposed == Transposed::a);
         const auto b_desc = matrix_desc(e.k, e.n, transposed == Transposed::b);
         const auto c_desc = matrix_desc(e.m, e.n, false);
+        const dnnl::memory::desc bias_desc({1, e.n}, dnnl::memory::data_type::f32,
+                                           dnnl::memory::format_tag::ab);
         const auto desc = bias.defined() ? dnnl::matmul::desc(a_desc, b_desc, bias_desc, c_desc)
                                          : dnnl::matmul::desc(a_desc, b_desc, c_desc);
-        dnnl::matmul::primitive_desc pd(desc, onednn::default_attr(), onednn::engine());
-        return MatmulPrimitive{pd, dnnl::matmul(pd)};
+        return onednn::Primitive(
+            dnnl::matmul::primitive_desc(desc, onednn::default_attr(), onednn::engine()));
     });
     Tensor c({e.m, e.n}, f32);
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, onednn::wrap(a, entry.pd.src_desc())},
-        {DNNL_ARG_WEIGHTS, onednn::wrap(b, entry.pd.weights_desc())},
-        {DNNL_ARG_DST, onednn::wrap(c, entry.pd.dst_desc())}};
-    if (bias.defined()) args.insert({DNNL_ARG_BIAS, onednn::wrap(bias, bias_desc)});
-    onednn::execute(entry.primitive, entry.pd, std::move(args));
+    if (bias.defined())
+        product.run({onednn::arg(DNNL_ARG_SRC, a), onednn::arg(DNNL_ARG_WEIGHTS, b),
+                     onednn::arg(DNNL_ARG_BIAS, bias), onednn::arg(DNNL_ARG_DST, c)});
+    else
+        product.run({onednn::arg(DNNL_ARG_SRC, a), onednn::arg(DNNL_ARG_WEIGHTS, b),
+                     onednn::arg(DNNL_ARG_DST, c)});
     return c;
 }
 

@@ -5,8 +5,8 @@
 
 namespace nalgrad::onednn {
 
-// Every primitive is created with engine() (directly, or through memories wrap() made), so
-// adopting the thread settings here precedes every creation.
+// Every primitive is created with engine(), so adopting the thread settings here precedes every
+// creation.
 dnnl::engine& engine() {
     adopt_thread_settings();
     static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -24,60 +24,87 @@ dnnl::primitive_attr default_attr() {
     return attr;
 }
 
-dnnl::memory::dims dims_of(const Shape& shape) {
-    return {shape.begin(), shape.end()};
-}
-
-dnnl::memory::desc plain_desc(const Shape& shape) {
-    using tag = dnnl::memory::format_tag;
-    static const tag tags[] = {tag::a,    tag::a,     tag::ab,    tag::abc,
-                               tag::abcd, tag::abcde, tag::abcdef};
-    if (shape.rank() > 6) fail("onednn", "rank {} is above 6: {}", shape.rank(), shape);
-    if (shape.rank() == 0) return {{1}, dnnl::memory::data_type::f32, tag::a};
-    return {dims_of(shape), dnnl::memory::data_type::f32, tags[shape.rank()]};
-}
-
-dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc) {
-    return dnnl::memory(desc, engine(), t.raw());
-}
-
-dnnl::memory wrap(const Tensor& t) {
-    return wrap(t, plain_desc(t.shape()));
-}
-
 namespace {
-struct Scratchpad {
-    void* data = nullptr;
-    std::size_t bytes = 0;
-    ~Scratchpad() { ::operator delete (data, std::align_val_t{64}); }
-    void* reserve(std::size_t n) {
-        if (n > bytes) {
-            ::operator delete (data, std::align_val_t{64});
-            data = nullptr;
-            data = ::operator new (n, std::align_val_t{64});
-            bytes = n;
-        }
-        return data;
+
+// This thread's scratchpad: grows to the largest any primitive asked for, and stays.
+void* scratchpad(std::size_t n) {
+    struct Buffer {
+        void* data = nullptr;
+        std::size_t bytes = 0;
+        ~Buffer() { ::operator delete (data, std::align_val_t{64}); }
+    };
+    thread_local Buffer buffer;
+    if (n > buffer.bytes) {
+        ::operator delete (buffer.data, std::align_val_t{64});
+        buffer.data = nullptr;
+        buffer.data = ::operator new (n, std::align_val_t{64});
+        buffer.bytes = n;
     }
-};
+    return buffer.data;
+}
+
 }  // namespace
 
-void execute(const dnnl::primitive& p, const dnnl::primitive_desc_base& pd,
-             std::unordered_map<int, dnnl::memory> args) {
-    adopt_thread_settings();
-    thread_local Scratchpad scratch;
-    dnnl::memory::desc sd = pd.scratchpad_desc();
-    if (sd.get_size() > 0)
-        args.insert(
-            {DNNL_ARG_SCRATCHPAD, dnnl::memory(sd, engine(), scratch.reserve(sd.get_size()))});
-    p.execute(stream(), args);
-    stream().wait();
+Primitive::Primitive(const dnnl::primitive_desc_base& pd)
+    : pd_(pd), primitive_(pd.get()), scratchpad_bytes_(pd.scratchpad_desc().get_size()) {}
+
+// A copy shares the primitive and makes its own memories (on first use).
+Primitive::Primitive(const Primitive& other)
+    : pd_(other.pd_), primitive_(other.primitive_), scratchpad_bytes_(other.scratchpad_bytes_) {}
+
+Primitive& Primitive::operator=(const Primitive& other) {
+    if (this != &other) {
+        pd_ = other.pd_;
+        primitive_ = other.primitive_;
+        scratchpad_bytes_ = other.scratchpad_bytes_;
+        bound_ = {};
+        bound_count_ = 0;
+    }
+    return *this;
 }
 
-void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
-    auto attr = default_attr();
-    dnnl::reorder::primitive_desc pd(src, dst, attr);
-    execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+dnnl::memory& Primitive::memory_for(int id) const {
+    for (std::size_t i = 0; i < bound_count_; ++i)
+        if (bound_[i].id == id) return bound_[i].memory;
+    if (bound_count_ == bound_.size()) fail("onednn", "more than {} arguments", max_args);
+    Bound& b = bound_[bound_count_++];
+    b.id = id;
+    b.memory = dnnl::memory(pd_.query_md(dnnl::query::exec_arg_md, id), engine(), DNNL_MEMORY_NONE);
+    return b.memory;
+}
+
+void Primitive::run(std::initializer_list<Arg> args) const {
+    if (args.size() > max_args) fail("onednn", "more than {} arguments", max_args);
+    adopt_thread_settings();
+    // The kept memories are this call's unless another thread is running the primitive.
+    const bool kept = !busy_.test_and_set(std::memory_order_acquire);
+    struct Release {
+        std::atomic_flag* flag;
+        ~Release() {
+            if (flag) flag->clear(std::memory_order_release);
+        }
+    } release{kept ? &busy_ : nullptr};
+
+    std::array<dnnl_exec_arg_t, max_args + 1> c_args;
+    std::array<dnnl::memory, max_args + 1> own;  // empty handles unless not kept
+    int n = 0;
+    auto add = [&](int id, void* data) {
+        if (kept) {
+            dnnl::memory& m = memory_for(id);
+            m.set_data_handle(data);
+            c_args[n] = {id, m.get()};
+        } else {
+            own[n] = dnnl::memory(pd_.query_md(dnnl::query::exec_arg_md, id), engine(), data);
+            c_args[n] = {id, own[n].get()};
+        }
+        ++n;
+    };
+    for (const Arg& a : args) add(a.id, const_cast<void*>(a.data));
+    if (scratchpad_bytes_ > 0) add(DNNL_ARG_SCRATCHPAD, scratchpad(scratchpad_bytes_));
+    dnnl::error::wrap_c_api(
+        dnnl_primitive_execute(primitive_.get(), stream().get(), n, c_args.data()),
+        "could not execute a primitive");
+    stream().wait();
 }
 
 std::string implementation(const dnnl::primitive_desc_base& pd) {

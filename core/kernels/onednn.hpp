@@ -5,10 +5,13 @@
 // results), on a per-thread stream, and primitives are cached per thread.
 //
 // Thread count: oneDNN's OpenMP count is per calling thread and a primitive keeps the partition
-// it was created with, so engine() and execute() adopt set_num_threads / set_deterministic on the
-// calling thread (core/runtime.hpp), and Cache makes an entry afresh once they have changed.
+// it was created with, so engine() and Primitive::run() adopt set_num_threads / set_deterministic
+// on the calling thread (core/runtime.hpp), and Cache makes an entry afresh once they have changed.
 #pragma once
+#include <array>
+#include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -16,6 +19,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/kernels/cache_key.hpp"
 #include "core/runtime.hpp"
 #include "core/tensor.hpp"
 
@@ -27,20 +31,49 @@ dnnl::stream& stream();  // this thread's
 // Attributes every primitive is created with: user scratchpad (plus optional post-ops).
 dnnl::primitive_attr default_attr();
 
-// A plain row-major float32 descriptor for these dims (rank 1 to 6).
-dnnl::memory::desc plain_desc(const Shape& shape);
-// oneDNN dims from a shape.
-dnnl::memory::dims dims_of(const Shape& shape);
-// A oneDNN memory over a tensor's data, no copy.
-dnnl::memory wrap(const Tensor& t, const dnnl::memory::desc& desc);
-dnnl::memory wrap(const Tensor& t);  // with plain_desc(t.shape())
+// One argument of a run: its oneDNN id (DNNL_ARG_SRC, ...) and the data. Layouts are the
+// primitive descriptor's (query exec_arg_md).
+struct Arg {
+    int id;
+    const void* data;
+};
+inline Arg arg(int id, const Tensor& t) {
+    return {id, t.raw()};
+}
 
-// Runs p on this thread's stream with this thread's scratchpad, sized from pd, and waits.
-void execute(const dnnl::primitive& p, const dnnl::primitive_desc_base& pd,
-             std::unordered_map<int, dnnl::memory> args);
+// A primitive ready to run, with one reusable oneDNN memory per argument. Making a dnnl::memory
+// and passing arguments as std::unordered_map allocate on every call; run() instead points the
+// kept memories at this call's data (set_data_handle stores the pointer, and zero-fills padding
+// only in blocked layouts) and calls the C API with the arguments in an array on the stack. It
+// adds this thread's scratchpad and waits for the primitive to finish.
+//
+// Used from one thread at a time as a rule (caches are per thread); a second thread that runs it
+// meanwhile (a saved backward on another thread) makes memories of its own for that call.
+class Primitive {
+  public:
+    Primitive() = default;
+    explicit Primitive(const dnnl::primitive_desc_base& pd);
+    Primitive(const Primitive& other);
+    Primitive& operator=(const Primitive& other);
 
-// Copies src into dst through a reorder (layouts differ, data does not).
-void reorder(const dnnl::memory& src, const dnnl::memory& dst);
+    void run(std::initializer_list<Arg> args) const;
+
+    static constexpr std::size_t max_args = 7;  // plus the scratchpad
+
+  private:
+    struct Bound {
+        int id = 0;
+        dnnl::memory memory;
+    };
+    dnnl::memory& memory_for(int id) const;
+
+    dnnl::primitive_desc_base pd_;
+    dnnl::primitive primitive_;
+    std::size_t scratchpad_bytes_ = 0;
+    mutable std::array<Bound, max_args + 1> bound_;
+    mutable std::size_t bound_count_ = 0;
+    mutable std::atomic_flag busy_;
+};
 
 // A bounded least-recently-used cache, one per thread and kernel kind: creating a primitive
 // costs far more than running a small one, so the hot path only looks up.
@@ -50,7 +83,7 @@ class Cache {
     explicit Cache(std::size_t capacity = 256) : capacity_(capacity) {}
 
     template <typename Make>
-    Value& get(const std::string& key, Make&& make) {
+    Value& get(const CacheKey& key, Make&& make) {
         const uint64_t generation = thread_settings_generation();
         if (auto it = index_.find(key); it != index_.end()) {
             if (it->second->generation == generation) {
@@ -72,13 +105,13 @@ class Cache {
 
   private:
     struct Entry {
-        std::string key;
+        CacheKey key;
         Value value;
         uint64_t generation;  // thread_settings_generation() when made
     };
     std::size_t capacity_;
     std::list<Entry> entries_;
-    std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
+    std::unordered_map<CacheKey, typename std::list<Entry>::iterator, CacheKey::Hash> index_;
 };
 
 // The name of the implementation oneDNN chose ("brgconv:avx512_core", "jit_1x1:avx2", ...).

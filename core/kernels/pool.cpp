@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/allocator.hpp"
 #include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
 
@@ -112,16 +113,16 @@ PoolPlan make_plan(std::string_view op, const Shape& x, Size2 kernel, Size2 stri
     return plan;
 }
 
-std::string plan_key(const Shape& x, Size2 kernel, Size2 stride, const Padding& p, int kind,
-                     int policy) {
-    return fmt::format("{} {} k{},{} s{},{} p{}:{},{},{},{} {}", kind, x, kernel.h, kernel.w,
-                       stride.h, stride.w, static_cast<int>(p.mode()), p.top(), p.bottom(),
-                       p.left(), p.right(), policy);
+CacheKey plan_key(const Shape& x, Size2 kernel, Size2 stride, const Padding& p, int kind,
+                  int policy) {
+    return CacheKey{kind}.append(x).append({kernel.h, kernel.w, stride.h, stride.w,
+                                            static_cast<int>(p.mode()), p.top(), p.bottom(),
+                                            p.left(), p.right(), policy});
 }
 
 // Plans are immutable and data-independent, so any thread may use one; the cache is per thread.
 template <typename Make>
-std::shared_ptr<const PoolPlan> cached_plan(const std::string& key, Make&& make) {
+std::shared_ptr<const PoolPlan> cached_plan(const CacheKey& key, Make&& make) {
     thread_local onednn::Cache<std::shared_ptr<const PoolPlan>> plans(512);
     return plans.get(key, [&] {
         auto plan = std::make_shared<PoolPlan>(make());
@@ -149,12 +150,11 @@ dnnl::algorithm algorithm_of(const PoolPlan& plan) {
                                                      : dnnl::algorithm::pooling_avg_include_padding;
 }
 
-// Immutable once made: a backward may hold it while the cache moves on.
+// Made once: a backward may hold it while the cache moves on.
 struct OnednnPooling {
-    dnnl::pooling_forward::primitive_desc forward_pd;
-    dnnl::pooling_forward forward;
-    dnnl::pooling_backward::primitive_desc backward_pd;  // training only
-    dnnl::pooling_backward backward;
+    onednn::Primitive forward;
+    std::size_t workspace_bytes = 0;  // kept: querying the descriptor allocates
+    onednn::Primitive backward;       // training only
 };
 
 // Primitives per plan and propagation kind, cached per thread. A training entry also holds the
@@ -162,7 +162,7 @@ struct OnednnPooling {
 // workspace.
 std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::prop_kind prop) {
     thread_local onednn::Cache<std::shared_ptr<const OnednnPooling>> cache;
-    return cache.get(fmt::format("{} {}", plan.key, static_cast<int>(prop)), [&] {
+    return cache.get(CacheKey(plan.key).append({static_cast<int>(prop)}), [&] {
         auto p = std::make_shared<OnednnPooling>();
         const Window2d& g = plan.window;
         // Trailing padding no window reaches is dropped: oneDNN refuses average pooling
@@ -178,13 +178,15 @@ std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::
                       used_after(g.out_w, g.stride_w, g.kernel_w, g.in_w, g.pad_left)};
         dnnl::pooling_forward::desc forward(prop, algorithm_of(plan), src_desc(g), dst_desc(g),
                                             strides, kernel, padding_l, padding_r);
-        p->forward_pd = {forward, onednn::default_attr(), onednn::engine()};
-        p->forward = dnnl::pooling_forward(p->forward_pd);
+        const dnnl::pooling_forward::primitive_desc forward_pd(forward, onednn::default_attr(),
+                                                               onednn::engine());
+        p->forward = onednn::Primitive(forward_pd);
+        p->workspace_bytes = forward_pd.workspace_desc().get_size();
         if (prop == dnnl::prop_kind::forward_training) {
             dnnl::pooling_backward::desc backward(algorithm_of(plan), src_desc(g), dst_desc(g),
                                                   strides, kernel, padding_l, padding_r);
-            p->backward_pd = {backward, onednn::default_attr(), onednn::engine(), p->forward_pd};
-            p->backward = dnnl::pooling_backward(p->backward_pd);
+            p->backward = onednn::Primitive(dnnl::pooling_backward::primitive_desc(
+                backward, onednn::default_attr(), onednn::engine(), forward_pd));
         }
         return std::shared_ptr<const OnednnPooling>(std::move(p));
     });
@@ -193,15 +195,14 @@ std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::
 Tensor onednn_forward(const PoolPlan& plan, const OnednnPooling& p, const Tensor& x,
                       Tensor* workspace) {
     Tensor y(plan.window.output_shape(plan.window.channels), f32);
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, onednn::wrap(x, src_desc(plan.window))},
-        {DNNL_ARG_DST, onednn::wrap(y, dst_desc(plan.window))}};
     if (workspace) {
-        dnnl::memory::desc wd = p.forward_pd.workspace_desc();
-        *workspace = Tensor({std::max<int64_t>(1, (wd.get_size() + 3) / 4)}, f32);
-        args.insert({DNNL_ARG_WORKSPACE, onednn::wrap(*workspace, wd)});
+        const auto floats = static_cast<int64_t>((p.workspace_bytes + 3) / 4);
+        *workspace = Tensor({std::max<int64_t>(1, floats)}, f32);
+        p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y),
+                       onednn::arg(DNNL_ARG_WORKSPACE, *workspace)});
+    } else {
+        p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y)});
     }
-    onednn::execute(p.forward, p.forward_pd, std::move(args));
     return y;
 }
 
@@ -209,11 +210,11 @@ Tensor onednn_backward(const PoolPlan& plan, const OnednnPooling& p, const Tenso
                        const Tensor* workspace) {
     const Window2d& g = plan.window;
     Tensor dx({g.batch, g.in_h, g.in_w, g.channels}, f32);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DIFF_DST, onednn::wrap(dy, dst_desc(g))},
-                                               {DNNL_ARG_DIFF_SRC, onednn::wrap(dx, src_desc(g))}};
     if (workspace)
-        args.insert({DNNL_ARG_WORKSPACE, onednn::wrap(*workspace, p.forward_pd.workspace_desc())});
-    onednn::execute(p.backward, p.backward_pd, std::move(args));
+        p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx),
+                        onednn::arg(DNNL_ARG_WORKSPACE, *workspace)});
+    else
+        p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx)});
     return dx;
 }
 
@@ -337,7 +338,8 @@ class MaxPoolSaved {
 
 MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, const Tensor& x,
                                Purpose purpose) {
-    auto saved = std::make_shared<MaxPoolSaved>();
+    // From the allocator's object cache: one per max pooling in every training step.
+    auto saved = std::allocate_shared<MaxPoolSaved>(allocator::ObjectAllocator<MaxPoolSaved>{});
     saved->plan = plan;
     Tensor y;
     // oneDNN's max pooling is `first`; for `all` and `split` its forward values still serve, and

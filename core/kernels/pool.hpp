@@ -2,10 +2,10 @@
 // policies oneDNN lacks through the project's own loops (templated, so they exist for float too).
 #pragma once
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "core/geometry.hpp"
+#include "core/kernels/cache_key.hpp"
 #include "core/tensor.hpp"
 #include "ops/pool.hpp"
 
@@ -22,7 +22,7 @@ struct PoolPlan {
     TiePolicy ties = TiePolicy::first;
     AvgBorder border = AvgBorder::exclude_padding;
     std::vector<double> divisors;  // average pooling: [out_h * out_w], row-major
-    std::string key;               // identifies the plan in caches
+    CacheKey key;                  // identifies the plan in caches
 };
 
 // Throw nalgrad::Error (naming max_pool2d / avg_pool2d, the argument and the shapes) for an

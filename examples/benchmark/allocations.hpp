@@ -1,6 +1,7 @@
-// Heap allocation counting. allocations.cpp replaces the global operator new and delete of the
-// whole process (the library and oneDNN included), so only the benchmark binary links it.
-// Allocations that bypass operator new (malloc inside oneDNN or TBB) are not counted.
+// Heap allocation counting. allocations.cpp replaces the global operator new and delete, and
+// interposes the C allocation functions (malloc, calloc, realloc, posix_memalign, aligned_alloc,
+// memalign, valloc), for the whole process: the library, oneDNN, TBB and libgomp included. So only
+// the benchmark binary links it.
 #pragma once
 #include <cstdint>
 
@@ -9,6 +10,10 @@ namespace bench {
 struct AllocationCount {
     uint64_t calls = 0;  // operator new calls of every form
     uint64_t bytes = 0;  // bytes they asked for
+    // Direct calls of the C allocation functions (oneDNN's and TBB's own, libc's), which
+    // operator new's are not among.
+    uint64_t malloc_calls = 0;
+    uint64_t malloc_bytes = 0;
 };
 
 AllocationCount allocations_so_far();

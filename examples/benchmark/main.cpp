@@ -354,10 +354,11 @@ Result run_config(const Config& config, const Options& options) {
         cores(result.foreign_cores));
     const double steps = options.steps;
     fmt::print(
-        "heap allocations per step (operator new, after warm-up): {:.1f} calls, {:.2f} "
-        "MiB; page faults per step: {:.0f}\n",
+        "heap allocations per step (after warm-up): operator new {:.1f} calls, {:.2f} MiB; "
+        "malloc family {:.1f} calls, {:.2f} MiB; page faults per step: {:.0f}\n",
         (after.calls - before.calls) / steps, (after.bytes - before.bytes) / steps / 1048576.0,
-        faults / steps);
+        (after.malloc_calls - before.malloc_calls) / steps,
+        (after.malloc_bytes - before.malloc_bytes) / steps / 1048576.0, faults / steps);
     if (peak >= 0) fmt::print("peak RSS of this configuration's steps (VmHWM): {:.1f} MiB\n", peak);
     fmt::print("peak RSS of the process so far (ru_maxrss): {:.1f} MiB\n", bench::peak_rss_mib());
 

@@ -3,6 +3,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/memory.hpp"
 #include "core/random.hpp"
 #include "core/runtime.hpp"
 #include "core/shape.hpp"
