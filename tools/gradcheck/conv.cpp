@@ -95,7 +95,17 @@ std::vector<Case> conv2d_random_cases() {
     return cases;
 }
 
+// relu(conv2d(...)) on the same configurations: the relu runs inside the convolution's forward
+// (ops/activation.cpp), and backward goes through both records.
+std::vector<Case> conv2d_relu_cases() {
+    std::vector<Case> cases = conv2d_cases();
+    for (Case& c : cases)
+        c.fn = [conv = std::move(c.fn)](const std::vector<Var>& v) { return relu(conv(v)); };
+    return cases;
+}
+
 const Register conv2d_family{"conv2d", conv2d_cases};
+const Register conv2d_relu_family{"conv2d_relu", conv2d_relu_cases};
 const Register conv2d_random_family{"conv2d_random", conv2d_random_cases};
 
 }  // namespace
