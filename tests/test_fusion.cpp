@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nalgrad/nalgrad.hpp>
@@ -227,4 +228,18 @@ TEST_CASE("errors stay at the call, and anomaly detection computes eagerly and n
     const Var finite = relu(conv2d(x, uniform({3, 3, 2, 4}, -1, 1, f32, gen)));
     CHECK(fused_so_far() == before);  // detection on: computed eagerly, never fused
     CHECK(finite.op_name() == "relu");
+}
+
+TEST_CASE("threads reading one pending output at once: one of them runs the forward") {
+    Generator gen(12);
+    const Problem& p = problems[1];
+    const Inputs in = random_inputs(p, f32, gen);
+    const Var y = conv2d(in.x, in.k, in.b, p.options);  // handed to other threads unread
+    Tensor first, second;
+    std::thread a([&] { first = y.value(); });
+    std::thread b([&] { second = y.value(); });
+    a.join();
+    b.join();
+    CHECK(first.shares_storage_with(second));
+    CHECK(has_negative(first));  // the pre-activation
 }
