@@ -30,10 +30,9 @@ thread_local std::weak_ptr<VarNode> deferred_output;
 
 // Runs this thread's deferred forward, if any: first thing in every read of a value.
 void run_deferred_output() {
-    if (std::shared_ptr<VarNode> node = deferred_output.lock()) {
-        deferred_output.reset();
-        node->computed_value();
-    }
+    std::shared_ptr<VarNode> node = deferred_output.lock();
+    deferred_output.reset();  // also when it died unread: the next reads then test an empty slot
+    if (node) node->computed_value();
 }
 
 void accumulate(Tensor& into, Tensor&& contribution) {
@@ -273,12 +272,16 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
     return out;
 }
 
+struct DeferredOutputs {
+    static Var make() { return Var(std::make_shared<VarNode>()); }
+};
+
 Var record_deferred(std::string_view op, Shape shape, DType dtype,
                     std::function<Tensor(FusedActivation)> forward,
                     std::initializer_list<Var> inputs, BackwardFn backward) {
     if (anomaly_detection_enabled())
         return record(op, forward(FusedActivation::none), inputs, std::move(backward));
-    Var out(std::make_shared<VarNode>());
+    Var out = DeferredOutputs::make();
     if (recording(inputs))
         append(make_record(op, inputs, std::move(backward), shape, dtype), out.node());
     run_deferred_output();  // at most one deferred output per thread

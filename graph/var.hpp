@@ -56,11 +56,6 @@ struct BackwardOptions {
     bool retain_graph = false;  // keep the records so backward() can run through them again
 };
 
-// One gradient per output (dy) in, one per input out; an op leaves undefined the input gradients
-// that `needed` does not ask for (PyTorch's grad_input_mask).
-using Grads = std::vector<Tensor>;
-using BackwardFn = std::function<Grads(const Grads& dy, const std::vector<bool>& needed)>;
-
 class Var {
   public:
     Var() = default;
@@ -92,12 +87,15 @@ class Var {
 
   private:
     explicit Var(std::shared_ptr<VarNode> node) : node_(std::move(node)) {}
-    friend Var record_deferred(std::string_view, Shape, DType,
-                               std::function<Tensor(FusedActivation)>, std::initializer_list<Var>,
-                               BackwardFn);
+    friend struct DeferredOutputs;  // graph/var.cpp: makes a variable whose value is not computed
 
     std::shared_ptr<VarNode> node_;
 };
+
+// One gradient per output (dy) in, one per input out; an op leaves undefined the input gradients
+// that `needed` does not ask for (PyTorch's grad_input_mask).
+using Grads = std::vector<Tensor>;
+using BackwardFn = std::function<Grads(const Grads& dy, const std::vector<bool>& needed)>;
 
 struct TapeRecord {
     std::string_view op;  // a string literal
