@@ -26,13 +26,14 @@ std::string describe_values(const Tensor& t, const kernels::NonFinite& bad) {
 
 // "input 1 (f32 [4, 3], a leaf)" or "input 0 (f32 [2, 3], the output of 'relu', tape record #3)".
 std::string describe_input(const TapeRecord& record, std::size_t input) {
-    const VarNode& node = *record.inputs[input];
+    VarNode& node = *record.inputs[input];
     const std::string origin =
         node.producer ? fmt::format("the output of '{}', {}", node.producer->op,
                                     describe_record(node.producer->sequence, node.producer->where))
                       : std::string("a leaf");
     return fmt::format("input {} of {} ({} {}, {})", input, record.inputs.size(),
-                       dtype_name(node.value.dtype()), node.value.shape(), origin);
+                       dtype_name(node.computed_value().dtype()), node.computed_value().shape(),
+                       origin);
 }
 
 }  // namespace
@@ -74,7 +75,7 @@ void check_forward(const TapeRecord& record, const Tensor& output) {
     // recorded output since has passed this check.
     std::string inputs = "its inputs are finite";
     for (std::size_t i = 0; i < record.inputs.size(); ++i) {
-        const Tensor& value = record.inputs[i]->value;
+        const Tensor& value = record.inputs[i]->computed_value();
         if (kernels::all_finite(value)) continue;
         inputs = fmt::format("{} already held {}", describe_input(record, i),
                              describe_values(value, kernels::count_non_finite(value)));

@@ -9,15 +9,16 @@ std::string to_dot(const Var& root) {
     if (!root.defined()) throw Error("to_dot: the variable is undefined");
     std::string out = "digraph nalgrad {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n";
     std::unordered_map<const VarNode*, int> ids;
-    std::vector<const VarNode*> stack{root.node().get()};
+    std::vector<VarNode*> stack{root.node().get()};
     ids[root.node().get()] = 0;
     std::string edges;
     while (!stack.empty()) {
-        const VarNode* node = stack.back();
+        VarNode* node = stack.back();
         stack.pop_back();
         int id = ids[node];
-        const std::string shape = node->value.shape().str();
-        const std::string dtype(dtype_name(node->value.dtype()));
+        const Tensor& value = node->computed_value();
+        const std::string shape = value.shape().str();
+        const std::string dtype(dtype_name(value.dtype()));
         if (!node->producer) {
             out += fmt::format("  n{} [shape=ellipse, label=\"{}\\n{} {}\"];\n", id,
                                node->requires_grad ? "param" : "input", dtype, shape);

@@ -25,6 +25,15 @@ struct Tape {
 
 thread_local Tape tape;
 thread_local bool grad_mode = true;
+// The one output on this thread whose forward is deferred (record_deferred), if any.
+thread_local std::weak_ptr<VarNode> deferred_output;
+
+// Runs this thread's deferred forward, if any: first thing in every read of a value.
+void run_deferred_output() {
+    std::shared_ptr<VarNode> node = deferred_output.lock();
+    deferred_output.reset();  // also when it died unread: the next reads then test an empty slot
+    if (node) node->computed_value();
+}
 
 void accumulate(Tensor& into, Tensor&& contribution) {
     if (!into.defined()) {
@@ -46,15 +55,17 @@ void accumulate(Tensor& into, Tensor&& contribution) {
 void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
                   BackwardOptions options) {
     if (!root) throw Error("backward: called on an undefined variable");
+    run_deferred_output();
+    const Tensor& root_value = root->computed_value();
     if (!root->requires_grad)
         throw Error(
             fmt::format("backward: the variable of shape {} does not require a gradient "
                         "(no input of the computation had requires_grad)",
-                        root->value.shape()));
+                        root_value.shape()));
     if (!seed.defined()) throw Error("backward: the seed gradient is undefined");
-    if (seed.dtype() != root->value.dtype() || !(seed.shape() == root->value.shape()))
+    if (seed.dtype() != root_value.dtype() || !(seed.shape() == root_value.shape()))
         fail("backward", "seed gradient is {} {}, the variable is {} {}", dtype_name(seed.dtype()),
-             seed.shape(), dtype_name(root->value.dtype()), root->value.shape());
+             seed.shape(), dtype_name(root_value.dtype()), root_value.shape());
 
     const bool detecting = anomaly_detection_enabled();
     if (detecting) anomaly::check_seed(seed);
@@ -87,13 +98,13 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
             if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
 
         for (std::size_t i = 0; i < rec->inputs.size(); ++i)
-            if (rec->inputs[i]->value.version() != rec->input_versions[i])
+            if (rec->inputs[i]->computed_value().version() != rec->input_versions[i])
                 fail("backward",
                      "input {} of '{}' ({}, shape {}) was modified in "
                      "place after the op ran (an optimizer step before backward?); its gradient "
                      "would be wrong",
                      i, rec->op, describe_record(rec->sequence, rec->where),
-                     rec->inputs[i]->value.shape());
+                     rec->inputs[i]->computed_value().shape());
         Grads dx = rec->backward(dy, rec->needed);
         // Drop the output gradients now: a local gradient that is a view of dy (reshape, add)
         // then holds its storage alone, and accumulation takes it instead of copying it.
@@ -107,7 +118,7 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
             // left the tape, and the sweep would silently stop there.
             if (const auto& producer = rec->inputs[i]->producer; producer && producer->freed)
                 fail_freed(*producer);
-            const Tensor& x = rec->inputs[i]->value;
+            const Tensor& x = rec->inputs[i]->computed_value();
             if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
                 fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,
                      dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
@@ -152,9 +163,20 @@ Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<VarNode>()) 
     node_->requires_grad = requires_grad;
 }
 
+bool VarNode::run_deferred(FusedActivation activation) {
+    std::lock_guard lock(deferred->running);
+    if (!deferred->compute) return false;
+    Tensor computed = deferred->compute(activation);  // may throw: it then stays deferred
+    value = std::move(computed);
+    deferred->compute = nullptr;  // releases the inputs it captured
+    pending.store(false, std::memory_order_release);
+    return true;
+}
+
 const Tensor& Var::value() const {
     if (!node_) throw Error("Var: use of an undefined variable");
-    return node_->value;
+    run_deferred_output();
+    return node_->computed_value();  // deferred on another thread
 }
 
 const Tensor& Var::grad() const {
@@ -172,12 +194,13 @@ Var& Var::set_requires_grad(bool enabled) {
 
 void Var::backward(BackwardOptions options) const {
     if (!node_) throw Error("backward: called on an undefined variable");
-    if (node_->value.numel() != 1)
+    const Tensor& v = value();
+    if (v.numel() != 1)
         fail("backward",
              "the variable has shape {}; a non-scalar needs an explicit seed "
              "gradient: backward(seed)",
-             node_->value.shape());
-    run_backward(node_, ones(node_->value.shape(), node_->value.dtype()), options);
+             v.shape());
+    run_backward(node_, ones(v.shape(), v.dtype()), options);
 }
 
 void Var::backward(const Tensor& seed, BackwardOptions options) const {
@@ -204,9 +227,12 @@ bool recording(std::initializer_list<Var> inputs) {
     return false;
 }
 
-Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
-           BackwardFn backward) {
-    if (!recording(inputs)) return Var(std::move(output));
+namespace {
+
+// The record of `op` on `inputs`, not yet on the tape.
+std::shared_ptr<TapeRecord> make_record(std::string_view op, std::initializer_list<Var> inputs,
+                                        BackwardFn backward, const Shape& output_shape,
+                                        DType output_dtype) {
     auto rec = std::make_shared<TapeRecord>();
     rec->op = op;
     rec->inputs.reserve(inputs.size());
@@ -219,19 +245,60 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
     }
     rec->backward = std::move(backward);
     rec->sequence = tape.next_sequence++;
-    rec->output_shapes.push_back(output.shape());
-    rec->output_dtype = output.dtype();
-    if (anomaly_detection_enabled()) {
-        rec->where = current_call_site();
-        anomaly::check_forward(*rec, output);
-    }
+    rec->output_shapes.push_back(output_shape);
+    rec->output_dtype = output_dtype;
+    if (anomaly_detection_enabled()) rec->where = current_call_site();
+    return rec;
+}
 
-    Var out(std::move(output), true);
-    out.node()->producer = rec;
-    rec->outputs.push_back(out.node());
+// Makes `output` the record's output and appends the record to this thread's tape.
+void append(const std::shared_ptr<TapeRecord>& rec, const std::shared_ptr<VarNode>& output) {
+    output->requires_grad = true;
+    output->producer = rec;
+    rec->outputs.push_back(output);
     tape.records.push_back(rec);
     if (tape.records.size() >= tape.compact_at) tape.compact();
+}
+
+}  // namespace
+
+Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
+           BackwardFn backward) {
+    if (!recording(inputs)) return Var(std::move(output));
+    auto rec = make_record(op, inputs, std::move(backward), output.shape(), output.dtype());
+    if (anomaly_detection_enabled()) anomaly::check_forward(*rec, output);
+    Var out(std::move(output), true);
+    append(rec, out.node());
     return out;
+}
+
+struct DeferredOutputs {
+    static Var make() { return Var(std::make_shared<VarNode>()); }
+};
+
+Var record_deferred(std::string_view op, Shape shape, DType dtype,
+                    std::function<Tensor(FusedActivation)> forward,
+                    std::initializer_list<Var> inputs, BackwardFn backward) {
+    if (anomaly_detection_enabled())
+        return record(op, forward(FusedActivation::none), inputs, std::move(backward));
+    Var out = DeferredOutputs::make();
+    if (recording(inputs))
+        append(make_record(op, inputs, std::move(backward), shape, dtype), out.node());
+    run_deferred_output();  // at most one deferred output per thread
+    out.node()->deferred = std::make_unique<DeferredForward>();
+    out.node()->deferred->compute = std::move(forward);
+    out.node()->pending.store(true, std::memory_order_release);
+    deferred_output = out.node();
+    return out;
+}
+
+Tensor run_deferred_fused(const Var& x, FusedActivation activation) {
+    const std::shared_ptr<VarNode>& node = x.node();
+    // A handle this thread's deferred_output locks for a moment counts too: then no fusion.
+    if (!node || !node->pending.load(std::memory_order_acquire) || node.use_count() != 1 ||
+        anomaly_detection_enabled() || !node->run_deferred(activation))
+        return Tensor{};
+    return node->value;
 }
 
 NoGradGuard::NoGradGuard() : previous_(grad_mode) {

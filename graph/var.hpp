@@ -6,14 +6,23 @@
 // its local input gradients, and the tape adds them into the inputs' gradients, so a tensor used
 // twice receives both contributions. Leaf gradients accumulate across backward() calls until
 // zero_grad(); records are freed after backward() unless retain_graph is set.
+//
+// Deferred forwards (fusion). An op whose kernel can apply the activation that follows it
+// (conv2d, then relu) records its output with record_deferred(): all checks run at the call, but
+// the forward itself runs at the first read of a variable's value on this thread (any variable:
+// so the inputs it captured cannot change meanwhile), unless the next op takes the output over
+// first with run_deferred_fused(), which runs it with the activation folded in.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/fused_activation.hpp"
 #include "core/tensor.hpp"
 #include "graph/anomaly.hpp"
 
@@ -21,11 +30,26 @@ namespace nalgrad {
 
 struct TapeRecord;
 
+// A forward waiting for the first read of its output (record_deferred).
+struct DeferredForward {
+    std::mutex running;  // concurrent reads of one variable stay safe: one runs the forward
+    std::function<Tensor(FusedActivation)> compute;  // null once it has run
+};
+
 struct VarNode {
-    Tensor value;
-    Tensor grad;  // undefined until a backward reaches this variable
+    Tensor value;  // undefined while `pending`: read it through computed_value()
+    Tensor grad;   // undefined until a backward reaches this variable
     bool requires_grad = false;
     std::shared_ptr<TapeRecord> producer;  // null for leaves
+    std::atomic<bool> pending{false};      // `deferred` has not run yet
+    std::unique_ptr<DeferredForward> deferred;
+
+    const Tensor& computed_value() {
+        if (pending.load(std::memory_order_acquire)) run_deferred(FusedActivation::none);
+        return value;
+    }
+    // Runs the deferred forward unless it has run; false when it had.
+    bool run_deferred(FusedActivation activation);
 };
 
 struct BackwardOptions {
@@ -62,6 +86,9 @@ class Var {
     const std::shared_ptr<VarNode>& node() const { return node_; }
 
   private:
+    explicit Var(std::shared_ptr<VarNode> node) : node_(std::move(node)) {}
+    friend struct DeferredOutputs;  // graph/var.cpp: makes a variable whose value is not computed
+
     std::shared_ptr<VarNode> node_;
 };
 
@@ -97,6 +124,18 @@ bool recording(std::initializer_list<Var> inputs);
 // be a string literal.
 Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
            BackwardFn backward);
+
+// record() for an output of this shape and dtype whose value `forward` computes later (see the top
+// of this file). With anomaly detection on, it runs at once, so the forward checks name this op.
+Var record_deferred(std::string_view op, Shape shape, DType dtype,
+                    std::function<Tensor(FusedActivation)> forward,
+                    std::initializer_list<Var> inputs, BackwardFn backward);
+
+// When `x` holds the only handle to an output whose forward has not run yet (so nobody can read
+// what that output would have held), runs that forward with `activation` applied, stores the
+// result as the output's value and returns it. Otherwise returns an undefined tensor. The caller
+// records the activation as its own op on `x`, so the tape still shows both ops.
+Tensor run_deferred_fused(const Var& x, FusedActivation activation);
 
 // Within its scope, this thread records nothing (inference, optimizer updates).
 class NoGradGuard {

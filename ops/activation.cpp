@@ -4,13 +4,30 @@
 
 namespace nalgrad {
 
-// y = max(x, 0);  dx = dy * [y > 0]
-Var relu(const Var& x, SourceLocation where) {
-    const CallSite site(where);
-    Tensor y = kernels::relu(x.value());
+namespace {
+
+// y = max(x, 0);  dx = dy * [y > 0], the mask read from y
+Var record_relu(const Var& x, const Tensor& y) {
     return record("relu", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
         return {kernels::relu_backward(y, dy[0])};
     });
+}
+
+}  // namespace
+
+Var relu(const Var& x, SourceLocation where) {
+    const CallSite site(where);
+    return record_relu(x, kernels::relu(x.value()));
+}
+
+// An expiring argument may be a convolution output whose forward has not run: the convolution
+// then applies the relu itself (a oneDNN post-op), and the output's value is y.
+Var relu(Var&& x, SourceLocation where) {
+    const CallSite site(where);
+    const Var input = std::move(x);  // the caller's handle is gone: nobody else sees input
+    Tensor y = run_deferred_fused(input, FusedActivation::relu);
+    if (!y.defined()) y = kernels::relu(input.value());
+    return record_relu(input, y);
 }
 
 // y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)

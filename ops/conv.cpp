@@ -1,5 +1,7 @@
 #include "ops/conv.hpp"
 
+#include <array>
+
 #include "core/kernels/conv.hpp"
 
 namespace nalgrad {
@@ -36,6 +38,9 @@ Window2d conv2d_window(const Shape& x, const Shape& k, const Conv2dOptions& opti
 }
 
 // y = x (*) k + b.  dx: dy correlated back through k;  dk: x against dy;  db: dy summed.
+// The forward is deferred (graph/var.hpp) so that a relu taking the output over can run inside it
+// (ops/activation.cpp); the output's value then holds max(y, 0), which nobody else can see. The
+// backward does not depend on it: dy arrives through the relu's record, masked there.
 Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& options,
            SourceLocation where) {
     const CallSite site(where);
@@ -47,7 +52,18 @@ Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& option
              k.shape());
 
     const bool has_bias = b.defined();
-    Tensor y = kernels::conv2d_forward(x.value(), k.value(), has_bias ? b.value() : Tensor{}, w);
+    const Tensor bias = has_bias ? b.value() : Tensor{};
+    auto forward = [input = x.value(), kernel = k.value(), bias, w,
+                    versions = std::array{x.value().version(), k.value().version(),
+                                          bias.version()}](FusedActivation activation) {
+        // Reading any variable runs the forward first, so only a write to one of these tensors
+        // themselves (not through a variable) can land in between.
+        if (versions != std::array{input.version(), kernel.version(), bias.version()})
+            fail(op,
+                 "an input tensor was modified in place after the call and before any value "
+                 "was read (the forward runs then, so that a relu can join it)");
+        return kernels::conv2d_forward(input, kernel, bias, w, activation);
+    };
     // Keep only what the wanted gradients read: dk needs x, dx needs k.
     Tensor saved_x = k.requires_grad() ? x.value() : Tensor{};
     Tensor saved_k = x.requires_grad() ? k.value() : Tensor{};
@@ -66,8 +82,11 @@ Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& option
         }
         return g;
     };
-    if (has_bias) return record("conv2d", std::move(y), {x, k, b}, std::move(backward));
-    return record("conv2d", std::move(y), {x, k}, std::move(backward));
+    const Shape y_shape = w.output_shape(k.size(3));
+    if (has_bias)
+        return record_deferred(op, y_shape, x.dtype(), std::move(forward), {x, k, b},
+                               std::move(backward));
+    return record_deferred(op, y_shape, x.dtype(), std::move(forward), {x, k}, std::move(backward));
 }
 
 }  // namespace nalgrad

@@ -30,7 +30,8 @@ int64_t output_index(int64_t p, int64_t pad, int64_t tap, int64_t dilation, int6
 
 // Parallel over batch x output rows: each task writes its own rows of y.
 template <typename T>
-void forward_loops(const T* x, const T* k, const T* b, T* y, const Window2d& w, int64_t ychn) {
+void forward_loops(const T* x, const T* k, const T* b, T* y, const Window2d& w, int64_t ychn,
+                   FusedActivation activation) {
     const int64_t xchn = w.channels;
     const int64_t cost = w.out_w * w.kernel_h * w.kernel_w * xchn * ychn;
     parallel_for(w.batch * w.out_h, cost, [&](int64_t begin, int64_t end) {
@@ -54,6 +55,8 @@ void forward_loops(const T* x, const T* k, const T* b, T* y, const Window2d& w, 
                         }
                     }
                 }
+                if (activation == FusedActivation::relu)
+                    for (int64_t o = 0; o < ychn; ++o) out[o] = out[o] > 0 ? out[o] : T(0);
             }
         }
     });
@@ -135,11 +138,13 @@ const T* data_or_null(const Tensor& t) {
 
 }  // namespace
 
-Tensor conv2d_forward_direct(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w) {
+Tensor conv2d_forward_direct(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                             FusedActivation activation) {
     const int64_t ychn = k.size(3);
     Tensor y(w.output_shape(ychn), x.dtype());
     visit_float("conv2d", x.dtype(), [&]<typename T>(T) {
-        forward_loops<T>(x.data<T>(), k.data<T>(), data_or_null<T>(b), y.data<T>(), w, ychn);
+        forward_loops<T>(x.data<T>(), k.data<T>(), data_or_null<T>(b), y.data<T>(), w, ychn,
+                         activation);
     });
     return y;
 }
@@ -212,9 +217,12 @@ bool defective_backward_weights(const dnnl::primitive_desc_base& pd, const Windo
 }
 
 // Everything one convolution geometry needs, created once per thread and reused. The backward
-// passes are created on first use, with the forward descriptor as their hint. The forward always
-// has a bias (zeros when the user gives none) and backward-weights always computes its gradient:
-// one primitive set per geometry costs less than a bias add of ychn values per output pixel.
+// passes are created on first use, with the plain forward's descriptor as their hint. The forward
+// always has a bias (zeros when the user gives none) and backward-weights always computes its
+// gradient: one primitive set per geometry costs less than a bias add of ychn values per output
+// pixel. The forward with a relu post-op is a different primitive (with its own weight layout),
+// made on first use beside the plain one; both share the backward passes, which do not depend on
+// what the forward applied after the convolution.
 struct ConvPrimitives {
     CacheKey key;
     Window2d w;
@@ -223,11 +231,16 @@ struct ConvPrimitives {
     memory::dims strides, dilates, padding_l, padding_r;
     Tensor zero_bias;
 
-    // Layouts are kept from the descriptors: querying one (dnnl.hpp's query_md) allocates.
-    dnnl::convolution_forward::primitive_desc forward_pd;
-    onednn::Primitive forward;
-    memory::desc forward_weights;
-    std::optional<WeightReorder> to_forward_weights;
+    // Layouts are kept from the descriptors: querying one (dnnl.hpp's query_md) allocates. The
+    // descriptor stays too: the plain forward's is the backward passes' hint.
+    struct Forward {
+        dnnl::convolution_forward::primitive_desc pd;
+        onednn::Primitive primitive;
+        memory::desc weights;
+        std::optional<WeightReorder> to_weights;
+    };
+    Forward forward;
+    std::optional<Forward> forward_relu;
 
     struct BackwardData {
         onednn::Primitive primitive;
@@ -255,14 +268,29 @@ struct ConvPrimitives {
         padding_l = {w.pad_top, w.pad_left};
         padding_r = {w.pad_bottom, w.pad_right};
 
+        forward = make_forward(onednn::default_attr());
+        ++stats.primitive_sets_created;
+    }
+
+    Forward make_forward(const dnnl::primitive_attr& attr) const {
         dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
                                           dnnl::algorithm::convolution_direct, src, any_weights(),
                                           bias, dst, strides, dilates, padding_l, padding_r);
-        forward_pd = {d, onednn::default_attr(), onednn::engine()};
-        forward = onednn::Primitive(forward_pd);
-        forward_weights = forward_pd.weights_desc();
-        to_forward_weights = WeightReorder::between(user_weights, forward_weights);
-        ++stats.primitive_sets_created;
+        dnnl::convolution_forward::primitive_desc pd(d, attr, onednn::engine());
+        return {pd, onednn::Primitive(pd), pd.weights_desc(),
+                WeightReorder::between(user_weights, pd.weights_desc())};
+    }
+
+    Forward& forward_pass(FusedActivation activation) {
+        if (activation == FusedActivation::none) return forward;
+        if (!forward_relu) {
+            dnnl::post_ops relu;
+            relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+            dnnl::primitive_attr attr = onednn::default_attr();
+            attr.set_post_ops(relu);
+            forward_relu = make_forward(attr);
+        }
+        return *forward_relu;
     }
 
     memory::dims weight_dims() const { return {ychn, w.channels, w.kernel_h, w.kernel_w}; }
@@ -274,7 +302,7 @@ struct ConvPrimitives {
                                                     any_weights(), dst, strides, dilates, padding_l,
                                                     padding_r);
             dnnl::convolution_backward_data::primitive_desc pd(d, onednn::default_attr(),
-                                                               onednn::engine(), forward_pd);
+                                                               onednn::engine(), forward.pd);
             backward_data = BackwardData{onednn::Primitive(pd), pd.weights_desc(),
                                          WeightReorder::between(user_weights, pd.weights_desc())};
         }
@@ -287,7 +315,7 @@ struct ConvPrimitives {
                                                        any_weights(), bias, dst, strides, dilates,
                                                        padding_l, padding_r);
             dnnl::convolution_backward_weights::primitive_desc pd(d, onednn::default_attr(),
-                                                                  onednn::engine(), forward_pd);
+                                                                  onednn::engine(), forward.pd);
             while (defective_backward_weights(pd, w)) {
                 if (!pd.next_impl())
                     fail("conv2d", "oneDNN has no usable backward-weights implementation");
@@ -310,7 +338,7 @@ ConvPrimitives& primitives_for(const Window2d& w, int64_t ychn) {
 }
 
 // Which pass's layout reordered weights are in.
-enum class Pass { forward, backward_data };
+enum class Pass { forward, forward_relu, backward_data };
 
 // The user's weights in one pass's layout, cached per weight storage, pass and geometry. The
 // entry holds the source tensor, so its address cannot be reused by another tensor while cached;
@@ -344,15 +372,18 @@ const void* weights_in_layout(const Tensor& k, const ConvPrimitives& p,
     return entry.buffer.raw();
 }
 
-Tensor onednn_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w) {
+Tensor onednn_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                      FusedActivation activation) {
     ConvPrimitives& p = primitives_for(w, k.size(3));
+    ConvPrimitives::Forward& pass = p.forward_pass(activation);
     Tensor y(w.output_shape(p.ychn), f32);
     const void* weights =
-        weights_in_layout(k, p, p.to_forward_weights, p.forward_weights, Pass::forward);
-    p.forward.run({onednn::arg(DNNL_ARG_SRC, x),
-                   {DNNL_ARG_WEIGHTS, weights},
-                   onednn::arg(DNNL_ARG_BIAS, b.defined() ? b : p.zero_bias),
-                   onednn::arg(DNNL_ARG_DST, y)});
+        weights_in_layout(k, p, pass.to_weights, pass.weights,
+                          activation == FusedActivation::none ? Pass::forward : Pass::forward_relu);
+    pass.primitive.run({onednn::arg(DNNL_ARG_SRC, x),
+                        {DNNL_ARG_WEIGHTS, weights},
+                        onednn::arg(DNNL_ARG_BIAS, b.defined() ? b : p.zero_bias),
+                        onednn::arg(DNNL_ARG_DST, y)});
     return y;
 }
 
@@ -389,9 +420,11 @@ ConvWeightGrads onednn_backward_weights(const Tensor& x, const Tensor& dy,
 
 }  // namespace
 
-Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w) {
-    if (x.dtype() == f32) return onednn_forward(x, k, b, w);
-    return conv2d_forward_direct(x, k, b, w);
+Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                      FusedActivation activation) {
+    if (activation == FusedActivation::relu) ++stats.relu_fused_forwards;
+    if (x.dtype() == f32) return onednn_forward(x, k, b, w, activation);
+    return conv2d_forward_direct(x, k, b, w, activation);
 }
 
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w) {

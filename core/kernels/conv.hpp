@@ -7,14 +7,17 @@
 #pragma once
 #include <cstdint>
 
+#include "core/fused_activation.hpp"
 #include "core/geometry.hpp"
 #include "core/tensor.hpp"
 
 namespace nalgrad::kernels {
 
 // y[n, r, c, o] = b[o] + sum_{i, j, ch} x[n, r*sh + i*dh - pt, c*sw + j*dw - pl, ch] * k[i, j, ch,
-// o] `b` may be undefined (no bias).
-Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w);
+// o]; `b` may be undefined (no bias). `activation` is applied to each y element as it is written
+// (relu: max(y, 0), NaN to 0 like kernels::relu), in float32 as a oneDNN post-op.
+Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                      FusedActivation activation = FusedActivation::none);
 // dx: every input element sums dy * k over the outputs and kernel taps that read it.
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w);
 
@@ -31,19 +34,22 @@ ConvWeightGrads conv2d_backward_weights(const Tensor& x, const Tensor& dy,
 Tensor conv2d_backward_bias(const Tensor& dy);
 
 // The project's own loops, written from the spec's formulas, for f32 and f64 alike.
-Tensor conv2d_forward_direct(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w);
+Tensor conv2d_forward_direct(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                             FusedActivation activation = FusedActivation::none);
 Tensor conv2d_backward_data_direct(const Tensor& dy, const Tensor& k, const Window2d& w);
 ConvWeightGrads conv2d_backward_weights_direct(const Tensor& x, const Tensor& dy,
                                                const Shape& kernel_shape, const Window2d& w,
                                                bool with_bias);
 
-// This thread's oneDNN convolution bookkeeping, for tests: primitive sets created (one per
-// geometry), user weights reordered into a pass's layout, and backward-weights implementations
-// passed over because of a known oneDNN defect (conv.cpp).
+// This thread's convolution bookkeeping, for tests: oneDNN primitive sets created (one per
+// geometry), user weights reordered into a pass's layout, backward-weights implementations
+// passed over because of a known oneDNN defect (conv.cpp), and forwards (any dtype) that applied
+// a relu to their own output.
 struct ConvCacheStats {
     int64_t primitive_sets_created = 0;
     int64_t weight_reorders = 0;
     int64_t defective_implementations_skipped = 0;
+    int64_t relu_fused_forwards = 0;
 };
 ConvCacheStats conv2d_cache_stats();
 

@@ -6,6 +6,8 @@
 //   benchmark                       B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread
 //   benchmark --batch 64 --threads 2 --steps 50 --warmup 5
 //   benchmark --short               a few seconds: proof that everything runs (CI)
+//   benchmark --unfused             conv and relu as two passes (the conv output named), to
+//                                   compare with relu(conv2d(...)), which runs as one
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -36,8 +38,13 @@ struct Config {
     int threads = 2;
 };
 
+// relu(conv2d(...)) as users write it, the relu running inside the convolution; or the
+// convolution's output named first, so that relu is its own pass over memory.
+enum class ConvRelu { fused, separate };
+
 struct Options {
     std::vector<Config> configs;
+    ConvRelu conv_relu = ConvRelu::fused;
     int steps = 40;          // timed training steps per configuration
     int warmup = 5;          // untimed steps first (primitive creation, caches, allocator)
     int op_iterations = 20;  // calls per op in the per-op table and per raw primitive
@@ -45,9 +52,11 @@ struct Options {
 };
 
 constexpr const char* usage =
-    "usage: benchmark [--batch B] [--threads T] [--steps N] [--warmup N] [--short]\n"
+    "usage: benchmark [--batch B] [--threads T] [--steps N] [--warmup N] [--short] "
+    "[--unfused]\n"
     "  without --batch and --threads: B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread\n"
-    "  --short: a run of a few seconds (one configuration, few steps), to prove it works\n";
+    "  --short: a run of a few seconds (one configuration, few steps), to prove it works\n"
+    "  --unfused: relu after conv as its own pass (the conv output named), for comparison\n";
 
 // Parses a positive int; false when `text` is not one.
 bool parse_positive(const char* text, int64_t& out) {
@@ -66,6 +75,10 @@ bool parse(int argc, char** argv, Options& options) {
         const std::string arg = argv[i];
         if (arg == "--short") {
             short_run = true;
+            continue;
+        }
+        if (arg == "--unfused") {
+            options.conv_relu = ConvRelu::separate;
             continue;
         }
         if (arg == "--help" || arg == "-h") {
@@ -138,17 +151,35 @@ struct StepProfile {
     ng::Var timed(Op op, const std::function<ng::Var()>& run) {
         const double start = now_ms();
         ng::Var y = run();
+        (void)y.value();  // a convolution's forward is deferred until its value is read
         forward[op].push_back(now_ms() - start);
-        if (const auto& record = y.node()->producer) {
-            record->backward = [inner = std::move(record->backward), this, op](
-                                   const ng::Grads& dy, const std::vector<bool>& needed) {
-                const double begin = now_ms();
-                ng::Grads g = inner(dy, needed);
-                backward[op].push_back(now_ms() - begin);
-                return g;
-            };
+        time_backward(op, y.node()->producer);
+        return y;
+    }
+
+    // relu(conv2d(...)), one forward: its time goes to the convolution, 0 to the relu. Each
+    // record's gradient function is timed as usual.
+    ng::Var timed_conv_relu(Op conv_op, Op relu_op, const std::function<ng::Var()>& run) {
+        const double start = now_ms();
+        ng::Var y = run();
+        forward[conv_op].push_back(now_ms() - start);
+        forward[relu_op].push_back(0);
+        if (const auto& relu_record = y.node()->producer) {
+            time_backward(relu_op, relu_record);
+            time_backward(conv_op, relu_record->inputs.at(0)->producer);
         }
         return y;
+    }
+
+    void time_backward(Op op, const std::shared_ptr<ng::TapeRecord>& record) {
+        if (!record) return;
+        record->backward = [inner = std::move(record->backward), this, op](
+                               const ng::Grads& dy, const std::vector<bool>& needed) {
+            const double begin = now_ms();
+            ng::Grads g = inner(dy, needed);
+            backward[op].push_back(now_ms() - begin);
+            return g;
+        };
     }
 };
 
@@ -157,17 +188,26 @@ using Activations = std::array<ng::Var, op_count>;
 
 const ng::Conv2dOptions same_padding{.padding = ng::same};
 
+// Fused, the convolutions' outputs are not kept (a[conv1] and a[conv2] stay undefined).
 Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels,
-                    StepProfile* profile = nullptr) {
+                    ConvRelu conv_relu, StepProfile* profile = nullptr) {
     Activations a;
     const auto run = [&](Op op, const std::function<ng::Var()>& f) {
         a[op] = profile ? profile->timed(op, f) : f();
     };
-    run(conv1, [&] { return ng::conv2d(images, m.w1, m.b1, same_padding); });
-    run(relu1, [&] { return ng::relu(a[conv1]); });
+    const auto conv_then_relu = [&](Op conv_op, Op relu_op, const ng::Var& x, const ng::Var& w,
+                                    const ng::Var& b) {
+        if (conv_relu == ConvRelu::separate) {
+            run(conv_op, [&] { return ng::conv2d(x, w, b, same_padding); });
+            run(relu_op, [&] { return ng::relu(a[conv_op]); });
+            return;
+        }
+        const auto fused = [&] { return ng::relu(ng::conv2d(x, w, b, same_padding)); };
+        a[relu_op] = profile ? profile->timed_conv_relu(conv_op, relu_op, fused) : fused();
+    };
+    conv_then_relu(conv1, relu1, images, m.w1, m.b1);
     run(pool1, [&] { return ng::max_pool2d(a[relu1]); });
-    run(conv2, [&] { return ng::conv2d(a[pool1], m.w2, m.b2, same_padding); });
-    run(relu2, [&] { return ng::relu(a[conv2]); });
+    conv_then_relu(conv2, relu2, a[pool1], m.w2, m.b2);
     run(pool2, [&] { return ng::max_pool2d(a[relu2]); });
     run(flat, [&] { return ng::flatten(a[pool2]); });
     run(dense1, [&] { return ng::dense(a[flat], m.w3, m.b3); });
@@ -179,21 +219,21 @@ Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& l
 
 // What PyTorch's reference step does: zero_grad(set_to_none), forward, backward, update.
 void train_step(const LeNetFM& m, ng::optim::SGD& sgd, const ng::Var& images,
-                const ng::Tensor& labels) {
+                const ng::Tensor& labels, ConvRelu conv_relu) {
     sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
-    forward(m, images, labels)[loss].backward();
+    forward(m, images, labels, conv_relu)[loss].backward();
     sgd.step();
 }
 
 // The same step with every part timed.
 void profiled_step(const LeNetFM& m, ng::optim::SGD& sgd, const ng::Var& images,
-                   const ng::Tensor& labels, StepProfile& p) {
+                   const ng::Tensor& labels, ConvRelu conv_relu, StepProfile& p) {
     const double start = now_ms();
     sgd.zero_grad(ng::optim::ZeroGrad::set_to_none);
     double t = now_ms();
     p.zero_grad.push_back(t - start);
     {
-        Activations a = forward(m, images, labels, &p);
+        Activations a = forward(m, images, labels, conv_relu, &p);
         t = now_ms();
         a[loss].backward();
         p.backward_call.push_back(now_ms() - t);
@@ -240,8 +280,9 @@ Times time_alone(
     const ng::Grads dy{ng::normal(y.shape(), y.dtype(), gen)};
     Times t;
     before();
-    run();  // warm
-    t.forward_ms = median_ms(iterations, before, [&] { ng::Var out = run(); });
+    (void)run().value();  // warm
+    // Reading the value runs a convolution's deferred forward.
+    t.forward_ms = median_ms(iterations, before, [&] { (void)run().value(); });
     before();
     record->backward(dy, record->needed);  // warm
     t.backward_ms =
@@ -250,7 +291,8 @@ Times time_alone(
 }
 
 std::array<Times, op_count> time_ops_alone(const LeNetFM& m, const Batch& batch, int iterations) {
-    const Activations a = forward(m, batch.images, batch.labels);
+    // Every op separately, on its own inputs.
+    const Activations a = forward(m, batch.images, batch.labels, ConvRelu::separate);
     const auto bump = [](const ng::Var& w) { return [w] { w.value().bump_version(); }; };
     std::array<Times, op_count> t;
     t[conv1] = time_alone(
@@ -324,22 +366,24 @@ void print_table(const std::vector<Row>& rows, double step_ms, int op_iterations
 
 Result run_config(const Config& config, const Options& options) {
     ng::set_num_threads(config.threads);
-    fmt::print("\n=== lenet-fm B={} threads={} ({} warm-up + {} timed steps) ===\n", config.batch,
-               config.threads, options.warmup, options.steps);
+    fmt::print("\n=== lenet-fm B={} threads={} ({} warm-up + {} timed steps; {}) ===\n",
+               config.batch, config.threads, options.warmup, options.steps,
+               options.conv_relu == ConvRelu::fused ? "relu(conv2d) fused" : "conv, relu unfused");
     const bool peak_reset = bench::reset_peak_rss();
     ng::Generator gen(1);
     LeNetFM model = make_model(gen);
     ng::optim::SGD sgd(model.parameters(), {.lr = 0.01, .momentum = 0.9});
     const Batch batch = random_batch(config.batch, gen);
 
-    for (int i = 0; i < options.warmup; ++i) train_step(model, sgd, batch.images, batch.labels);
+    for (int i = 0; i < options.warmup; ++i)
+        train_step(model, sgd, batch.images, batch.labels, options.conv_relu);
     const bench::CpuWindow window;
     const bench::AllocationCount before = bench::allocations_so_far();
     const long faults_before = bench::page_faults();
     std::vector<double> times;
     for (int i = 0; i < options.steps; ++i) {
         const double start = now_ms();
-        train_step(model, sgd, batch.images, batch.labels);
+        train_step(model, sgd, batch.images, batch.labels, options.conv_relu);
         times.push_back(now_ms() - start);
     }
     const bench::AllocationCount after = bench::allocations_so_far();
@@ -364,7 +408,7 @@ Result run_config(const Config& config, const Options& options) {
 
     StepProfile profile;
     for (int i = 0; i < options.steps; ++i)
-        profiled_step(model, sgd, batch.images, batch.labels, profile);
+        profiled_step(model, sgd, batch.images, batch.labels, options.conv_relu, profile);
     const auto alone = time_ops_alone(model, batch, options.op_iterations);
     std::vector<bench::RawLayer> raw =
         bench::time_raw_onednn(config.batch, options.op_iterations, 2);
@@ -402,6 +446,11 @@ Result run_config(const Config& config, const Options& options) {
         "tape sweep: backward() minus the ops' gradient functions (seed, accumulation, "
         "checks); release: freeing the step's values and records; other: profiled step "
         "median minus the medians of its parts\n");
+    if (options.conv_relu == ConvRelu::fused)
+        fmt::print(
+            "conv1, conv2 in step: relu(conv2d(...)) runs the relu inside the convolution (a "
+            "oneDNN post-op), so their forward includes relu1, relu2, whose forward shows 0; "
+            "alone and raw: every op separately (--unfused: in step too)\n");
     fmt::print(
         "step {:.2f} ms (profiled: {:.2f} ms), raw oneDNN primitives {:.2f} ms (no loss, no "
         "update): ratio {:.2f}\n",

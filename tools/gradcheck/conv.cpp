@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "gradcheck/cases.hpp"
 
 namespace nalgrad::suite {
@@ -95,7 +97,24 @@ std::vector<Case> conv2d_random_cases() {
     return cases;
 }
 
+// relu(conv2d(...)) on the same configurations: the relu runs inside the convolution's forward
+// (ops/activation.cpp), and backward goes through both records.
+std::vector<Case> conv2d_relu_cases() {
+    std::vector<Case> cases = conv2d_cases();
+    for (Case& c : cases) {
+        // A relu whose input is nowhere positive passes no gradient, and the check would prove
+        // nothing: then negate the kernel and bias, which negates the convolution's output.
+        const std::vector<double> y = c.fn(c.inputs).value().to_vector();
+        if (std::ranges::none_of(y, [](double v) { return v > 0; }))
+            for (std::size_t i = 1; i < c.inputs.size(); ++i)
+                c.inputs[i] = (-c.inputs[i]).value().requires_grad();
+        c.fn = [conv = std::move(c.fn)](const std::vector<Var>& v) { return relu(conv(v)); };
+    }
+    return cases;
+}
+
 const Register conv2d_family{"conv2d", conv2d_cases};
+const Register conv2d_relu_family{"conv2d_relu", conv2d_relu_cases};
 const Register conv2d_random_family{"conv2d_random", conv2d_random_cases};
 
 }  // namespace
