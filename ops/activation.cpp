@@ -8,7 +8,7 @@ namespace nalgrad {
 Var relu(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::relu(x.value());
-    return record("relu", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("relu", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::relu_backward(y, dy[0])};
     });
 }
@@ -17,7 +17,7 @@ Var relu(const Var& x, SourceLocation where) {
 Var sigmoid(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::sigmoid(x.value());
-    return record("sigmoid", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("sigmoid", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::sigmoid_backward(y, dy[0])};
     });
 }
@@ -26,7 +26,7 @@ Var sigmoid(const Var& x, SourceLocation where) {
 Var tanh(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::tanh(x.value());
-    return record("tanh", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("tanh", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::tanh_backward(y, dy[0])};
     });
 }

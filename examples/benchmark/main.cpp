@@ -141,7 +141,7 @@ struct StepProfile {
         forward[op].push_back(now_ms() - start);
         if (const auto& record = y.node()->producer) {
             record->backward = [inner = std::move(record->backward), this, op](
-                                   const ng::Grads& dy, const std::vector<bool>& needed) {
+                                   const ng::Grads& dy, const ng::Needed& needed) {
                 const double begin = now_ms();
                 ng::Grads g = inner(dy, needed);
                 backward[op].push_back(now_ms() - begin);
