@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/kernels/elementwise.hpp"
+#include "graph/block_pool.hpp"
 
 namespace nalgrad {
 namespace {
@@ -25,6 +26,10 @@ struct Tape {
 
 thread_local Tape tape;
 thread_local bool grad_mode = true;
+
+std::shared_ptr<VarNode> new_node() {
+    return std::allocate_shared<VarNode>(detail::PoolAllocator<VarNode>{});
+}
 
 void accumulate(Tensor& into, Tensor&& contribution) {
     if (!into.defined()) {
@@ -68,7 +73,7 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
     accumulate(root->grad, seed.clone());
 
     const uint64_t last = top.sequence;
-    Grads dy;
+    Grads dy;  // inline: the sweep allocates nothing of its own
     for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
         std::shared_ptr<TapeRecord> rec = it->lock();
         if (!rec || rec->sequence > last) continue;
@@ -146,7 +151,7 @@ TapeRecord::~TapeRecord() {
     draining = false;
 }
 
-Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<VarNode>()) {
+Var::Var(Tensor value, bool requires_grad) : node_(new_node()) {
     if (!value.defined()) throw Error("Var: the value tensor is undefined");
     node_->value = std::move(value);
     node_->requires_grad = requires_grad;
@@ -207,10 +212,8 @@ bool recording(std::initializer_list<Var> inputs) {
 Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
            BackwardFn backward) {
     if (!recording(inputs)) return Var(std::move(output));
-    auto rec = std::make_shared<TapeRecord>();
+    auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;
-    rec->inputs.reserve(inputs.size());
-    rec->needed.reserve(inputs.size());
     for (const Var& v : inputs) {
         if (!v.defined()) fail(op, "an input variable is undefined");
         rec->inputs.push_back(v.node());
@@ -227,9 +230,9 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
     }
 
     Var out(std::move(output), true);
-    out.node()->producer = rec;
     rec->outputs.push_back(out.node());
     tape.records.push_back(rec);
+    out.node()->producer = std::move(rec);
     if (tape.records.size() >= tape.compact_at) tape.compact();
     return out;
 }
