@@ -110,8 +110,8 @@ class BackwardFn {
         if (ops_) std::exchange(ops_, nullptr)->destroy(buffer_);
     }
 
+    const Ops* ops_ = nullptr;  // first: a small lambda then shares its cache lines
     alignas(std::max_align_t) mutable std::byte buffer_[inline_size];
-    const Ops* ops_ = nullptr;
 };
 
 }  // namespace nalgrad

@@ -19,18 +19,23 @@ namespace {
 constexpr std::size_t class_bytes = 32;
 constexpr std::size_t class_count = 64;  // blocks up to 2 KiB
 constexpr std::size_t largest_block = class_bytes * class_count;
-// A thread's list of one class holds at most this many blocks; past it, half go to the shared
-// list, so a thread that alternates between freeing and allocating does not lock each time.
-constexpr std::size_t thread_limit = 4096;
-constexpr std::size_t batch = thread_limit / 2;
+// A thread keeps per size class two "magazines" (Bonwick's slab allocator) of at most this many
+// blocks: the one in use and a spare. Whole magazines move to and from the shared lists in O(1),
+// and the spare keeps a thread that alternates between freeing and allocating off the lock.
+constexpr std::size_t magazine_blocks = 2048;
 
+// A free block. `next_chain` and `chain_count` are valid in the first block of a chain parked in
+// the shared lists.
 struct Block {
     Block* next;
+    Block* next_chain;
+    std::size_t chain_count;
 };
+static_assert(sizeof(Block) <= class_bytes);
 
-// Under AddressSanitizer a block on a list is poisoned past its link, so a use of a node or
-// record after its release is still reported.
-struct FreeList {
+// A LIFO chain of blocks. Under AddressSanitizer a block on a chain is poisoned past its header,
+// so a use of a node or record after its release is still reported.
+struct Chain {
     Block* head = nullptr;
     std::size_t count = 0;
 
@@ -46,19 +51,36 @@ struct FreeList {
         head = block->next;
         --count;
         NALGRAD_UNPOISON(block, bytes);
+        prefetch(head, bytes);
         return block;
     }
-    // Moves up to `n` blocks to the front of `to`.
-    void move_to(FreeList& to, std::size_t n, std::size_t bytes) {
-        for (; n > 0 && head; --n) to.push(pop(bytes), bytes);
+    // Blocks on a chain are cold; fetching the next one to be handed out while its predecessor is
+    // in use hides that (a long chain of ops touches a new node and record each op).
+    static void prefetch(const Block* block, std::size_t bytes) {
+        if (!block) return;
+        for (std::size_t line = 0; line < bytes; line += 64)
+            __builtin_prefetch(reinterpret_cast<const char*>(block) + line, 1);
     }
 };
 
-using Lists = std::array<FreeList, class_count>;
-
+// Chains parked by threads, per size class, stacked through their first blocks.
 struct Shared {
     std::mutex mutex;
-    Lists lists;
+    std::array<Block*, class_count> chains{};
+
+    void park(std::size_t c, Chain& chain) {  // under the mutex
+        if (!chain.head) return;
+        chain.head->next_chain = chains[c];
+        chain.head->chain_count = chain.count;
+        chains[c] = chain.head;
+        chain = Chain{};
+    }
+    Chain take(std::size_t c) {  // under the mutex; empty when none is parked
+        Block* first = chains[c];
+        if (!first) return {};
+        chains[c] = first->next_chain;
+        return {first, first->chain_count};
+    }
 };
 // Never destroyed: blocks are freed by destructors of other static and thread-local objects,
 // which may run after this one would have been.
@@ -67,13 +89,20 @@ Shared& shared() {
     return instance;
 }
 
-// Trivially destructible, so it stays usable while this thread's other thread-local objects
-// (the tape among them) are destroyed at thread exit.
-thread_local Lists local;
-thread_local bool local_closed = false;
+struct Magazines {
+    Chain current, spare;  // spare: empty or full
+};
 
-// Hands this thread's blocks to the shared lists when the thread ends; later frees on this thread
-// go straight to the shared lists.
+// Trivially destructible, so it stays usable while this thread's other thread-local objects
+// (the tape among them) are destroyed at thread exit. One object: one thread-local lookup.
+struct Local {
+    std::array<Magazines, class_count> classes;
+    bool closer_registered = false;
+    bool closed = false;  // the thread is ending: its frees go to the shared lists
+};
+thread_local Local local;
+
+// Parks this thread's blocks in the shared lists when the thread ends.
 struct LocalCloser {
     LocalCloser() = default;
     LocalCloser(const LocalCloser&) = delete;
@@ -81,16 +110,17 @@ struct LocalCloser {
     ~LocalCloser() {
         Shared& s = shared();
         const std::lock_guard lock(s.mutex);
-        for (std::size_t c = 0; c < class_count; ++c)
-            local[c].move_to(s.lists[c], local[c].count, (c + 1) * class_bytes);
-        local_closed = true;
+        for (std::size_t c = 0; c < class_count; ++c) {
+            s.park(c, local.classes[c].current);
+            s.park(c, local.classes[c].spare);
+        }
+        local.closed = true;
     }
 };
-thread_local bool closer_registered = false;
 
-void register_closer() {
+void register_closer(Local& here) {
     thread_local LocalCloser closer;
-    closer_registered = true;
+    here.closer_registered = true;
 }
 
 bool pooled(std::size_t bytes, std::size_t alignment) {
@@ -106,19 +136,25 @@ void* pool_allocate(std::size_t bytes, std::size_t alignment) {
     if (!pooled(bytes, alignment)) return ::operator new(bytes, std::align_val_t(alignment));
     const std::size_t c = class_of(bytes);
     const std::size_t block_bytes = (c + 1) * class_bytes;
-    if (!closer_registered) register_closer();
-    FreeList& list = local[c];
-    if (list.head) return list.pop(block_bytes);
-    {
+    Local& here = local;
+    if (here.closed) {  // take one block of a parked chain, and park the rest again
         Shared& s = shared();
         const std::lock_guard lock(s.mutex);
-        if (local_closed) {
-            if (s.lists[c].head) return s.lists[c].pop(block_bytes);
-        } else {
-            s.lists[c].move_to(list, batch, block_bytes);
-        }
+        Chain chain = s.take(c);
+        if (!chain.head) return ::operator new(block_bytes);
+        void* block = chain.pop(block_bytes);
+        s.park(c, chain);
+        return block;
     }
-    if (list.head) return list.pop(block_bytes);
+    if (!here.closer_registered) register_closer(here);
+    Magazines& m = here.classes[c];
+    if (!m.current.head) std::swap(m.current, m.spare);
+    if (!m.current.head) {
+        Shared& s = shared();
+        const std::lock_guard lock(s.mutex);
+        m.current = s.take(c);
+    }
+    if (m.current.head) return m.current.pop(block_bytes);
     return ::operator new(block_bytes);
 }
 
@@ -129,24 +165,30 @@ void pool_deallocate(void* block, std::size_t bytes, std::size_t alignment) noex
     }
     const std::size_t c = class_of(bytes);
     const std::size_t block_bytes = (c + 1) * class_bytes;
-    if (local_closed) {
+    Local& here = local;
+    if (here.closed) {  // a chain of one block
+        Chain alone;
+        alone.push(block, block_bytes);
         Shared& s = shared();
         const std::lock_guard lock(s.mutex);
-        s.lists[c].push(block, block_bytes);
+        s.park(c, alone);
         return;
     }
-    if (!closer_registered) register_closer();
-    FreeList& list = local[c];
-    list.push(block, block_bytes);
-    if (list.count <= thread_limit) return;
-    Shared& s = shared();
-    const std::lock_guard lock(s.mutex);
-    list.move_to(s.lists[c], batch, block_bytes);
+    if (!here.closer_registered) register_closer(here);
+    Magazines& m = here.classes[c];
+    m.current.push(block, block_bytes);
+    if (m.current.count < magazine_blocks) return;
+    if (m.spare.head) {
+        Shared& s = shared();
+        const std::lock_guard lock(s.mutex);
+        s.park(c, m.spare);
+    }
+    std::swap(m.current, m.spare);
 }
 
 std::size_t pool_blocks_cached_on_this_thread() {
     std::size_t n = 0;
-    for (const FreeList& list : local) n += list.count;
+    for (const Magazines& m : local.classes) n += m.current.count + m.spare.count;
     return n;
 }
 

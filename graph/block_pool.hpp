@@ -3,12 +3,12 @@
 // and its reference counts in one block of the pool.
 //
 // Blocks come in size classes of 32 bytes up to 2 KiB (larger or over-aligned requests go to
-// operator new). Each thread keeps a free list per class, without a lock; a thread that frees
-// more than it allocates (it drops variables another thread made) hands its surplus to a shared
-// list under a mutex, and a thread whose list runs dry takes from there before asking the heap.
-// A block is a plain heap block, so it may be freed on any thread, before or after the thread
-// that allocated it ends. Freed blocks are kept, not returned to the heap: the pool holds the
-// peak number of live nodes and records.
+// operator new). Each thread keeps, per class and without a lock, two magazines of up to 2048
+// free blocks; a thread that frees more than it allocates (it drops variables another thread
+// made) parks full magazines in shared lists under a mutex, and a thread that runs dry takes one
+// from there before asking the heap. A block is a plain heap block, so it may be freed on any
+// thread, before or after the thread that allocated it ends. Freed blocks are kept, not returned
+// to the heap: the pool holds the peak number of live nodes and records.
 #pragma once
 #include <cstddef>
 

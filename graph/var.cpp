@@ -13,13 +13,10 @@ struct Tape {
     uint64_t next_sequence = 0;
     std::size_t compact_at = 1024;
 
-    // Drops entries whose records died (their outputs went out of scope) or were freed, so the
-    // tape does not grow without bound in loops that never call backward().
+    // Drops entries whose records died (their outputs went out of scope) or were freed (the sweep
+    // empties those), so the tape does not grow without bound in loops that never call backward().
     void compact() {
-        std::erase_if(records, [](const std::weak_ptr<TapeRecord>& w) {
-            auto r = w.lock();
-            return !r || r->freed;
-        });
+        std::erase_if(records, [](const std::weak_ptr<TapeRecord>& w) { return w.expired(); });
         compact_at = std::max<std::size_t>(1024, 2 * records.size());
     }
 };
@@ -128,12 +125,15 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         if (!options.retain_graph) {
             rec->backward = nullptr;  // releases what the op saved
             rec->freed = true;
+            it->reset();  // leaves the tape (compact() drops the empty entry)
         }
     }
     if (!options.retain_graph) tape.compact();
 }
 
 }  // namespace
+
+TapeRecord::TapeRecord() {}  // NOLINT: see the declaration
 
 TapeRecord::~TapeRecord() {
     // Destroying the last handle of a 100,000-op chain would otherwise recurse node -> record ->

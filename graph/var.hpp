@@ -81,7 +81,7 @@ struct TapeRecord {
     SourceLocation where;                      // the user's call (graph/anomaly.hpp), or line 0
     bool freed = false;
 
-    TapeRecord() = default;
+    TapeRecord();  // user-provided: allocate_shared would otherwise zero all ~800 bytes first
     TapeRecord(const TapeRecord&) = delete;
     TapeRecord& operator=(const TapeRecord&) = delete;
     ~TapeRecord();  // releases a long chain of records iteratively: no deep recursion

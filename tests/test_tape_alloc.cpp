@@ -153,8 +153,8 @@ TEST_CASE("variables made on one thread and destroyed on another (and after it e
     std::vector<Var> made_there;
     std::thread([&] { produce(made_there); }).join();
     made_there.clear();
-    // This thread keeps at most 4096 blocks of a size; the rest went to the shared lists. (Two
-    // sizes are in use in this executable: nodes and records.)
+    // This thread keeps at most two magazines of 2048 blocks of a size; the rest went to the
+    // shared lists. (Two sizes are in use in this executable: nodes and records.)
     const std::size_t kept_here = detail::pool_blocks_cached_on_this_thread();
     CHECK(kept_here <= 2 * 4096);
     made_there = {};
