@@ -45,8 +45,8 @@ void accumulate(Tensor& into, Tensor&& contribution) {
          rec.op, describe_record(rec.sequence, rec.where));
 }
 
-void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
-                  BackwardOptions options) {
+// `seed` is taken, not copied, when nobody else holds it (the ones() of backward()).
+void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOptions options) {
     if (!root) throw Error("backward: called on an undefined variable");
     if (!root->requires_grad)
         throw Error(
@@ -62,12 +62,12 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
     if (detecting) anomaly::check_seed(seed);
 
     if (!root->producer) {  // a leaf: its gradient is the seed
-        accumulate(root->grad, seed.clone());
+        accumulate(root->grad, std::move(seed));
         return;
     }
     const TapeRecord& top = *root->producer;
     if (top.freed) fail_freed(top);
-    accumulate(root->grad, seed.clone());
+    accumulate(root->grad, std::move(seed));
 
     const uint64_t last = top.sequence;
     Grads dy;  // inline: the sweep allocates nothing of its own
