@@ -5,6 +5,7 @@
 // lists, the gradient functions, the gradient lists and the sweep's work lists.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -172,4 +173,18 @@ TEST_CASE("variables made on one thread and destroyed on another (and after it e
     for (int i = 0; i < 1000; ++i) h = pass(h, value);
     std::thread([chain = std::move(h)]() mutable { chain = Var(); }).join();
     CHECK(tape_size() == 0);
+}
+
+TEST_CASE("a gradient function larger than the inline buffer works when wrapped in BackwardFn") {
+    std::array<double, 64> big{};  // 512 bytes: more than BackwardFn::inline_size
+    big.back() = 3;
+    const auto gradient = [big](const Grads& dy, const Needed&) -> Grads {
+        return {full(dy[0].shape(), big.back(), f64)};
+    };
+    static_assert(!BackwardFn::fits_inline<decltype(gradient)>);
+    Var x = ones({1}, f64).requires_grad();
+    // record(op, y, inputs, gradient) would not compile: the wrapping says "on the heap".
+    Var y = record("big", x.value().clone(), {x}, BackwardFn(gradient));
+    y.backward();
+    CHECK(x.grad().item() == 3.0);
 }
