@@ -133,6 +133,14 @@ TEST_CASE("the gradient lists and BackwardFn keep small contents inline") {
     for (int i = 0; i < 5; ++i) many.push_back(scalar(i, f64));
     CHECK(many.size() == 5);
     CHECK(many[4].item() == 4.0);
+    Grads copy = many;
+    const Grads moved = std::move(many);
+    CHECK(copy.size() == 5);
+    CHECK(moved[4].item() == 4.0);
+    CHECK(many.empty());  // NOLINT: a moved-from list is empty
+    copy = moved;
+    copy.resize(2);
+    CHECK(copy[1].item() == 1.0);
 }
 
 TEST_CASE("a released node's block is the next node's") {
