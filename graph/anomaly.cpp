@@ -94,7 +94,7 @@ void check_seed(const Tensor& seed) {
 }
 
 void check_gradient(const TapeRecord& record, std::size_t input, const Tensor& gradient,
-                    const std::vector<Tensor>& incoming) {
+                    const Grads& incoming) {
     if (kernels::all_finite(gradient)) return;
     std::string from = "the incoming gradient is finite";
     for (const Tensor& dy : incoming)

@@ -16,6 +16,7 @@
 
 #include "core/source_location.hpp"
 #include "core/tensor.hpp"
+#include "graph/backward_fn.hpp"
 
 namespace nalgrad {
 
@@ -65,7 +66,7 @@ void check_seed(const Tensor& seed);
 // `gradient`: the record's local gradient for input `input`; `incoming`: the gradients of its
 // outputs, which the message says were finite or not.
 void check_gradient(const TapeRecord& record, std::size_t input, const Tensor& gradient,
-                    const std::vector<Tensor>& incoming);
+                    const Grads& incoming);
 // `sum`: input `input`'s gradient after adding this record's contribution to earlier ones.
 void check_accumulated(const TapeRecord& record, std::size_t input, const Tensor& sum);
 }  // namespace anomaly

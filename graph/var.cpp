@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/kernels/elementwise.hpp"
+#include "graph/block_pool.hpp"
 
 namespace nalgrad {
 namespace {
@@ -12,13 +13,10 @@ struct Tape {
     uint64_t next_sequence = 0;
     std::size_t compact_at = 1024;
 
-    // Drops entries whose records died (their outputs went out of scope) or were freed, so the
-    // tape does not grow without bound in loops that never call backward().
+    // Drops entries whose records died (their outputs went out of scope) or were freed (the sweep
+    // empties those), so the tape does not grow without bound in loops that never call backward().
     void compact() {
-        std::erase_if(records, [](const std::weak_ptr<TapeRecord>& w) {
-            auto r = w.lock();
-            return !r || r->freed;
-        });
+        std::erase_if(records, [](const std::weak_ptr<TapeRecord>& w) { return w.expired(); });
         compact_at = std::max<std::size_t>(1024, 2 * records.size());
     }
 };
@@ -33,6 +31,10 @@ void run_deferred_output() {
     std::shared_ptr<VarNode> node = deferred_output.lock();
     deferred_output.reset();  // also when it died unread: the next reads then test an empty slot
     if (node) node->computed_value();
+}
+
+std::shared_ptr<VarNode> new_node() {
+    return std::allocate_shared<VarNode>(detail::PoolAllocator<VarNode>{});
 }
 
 void accumulate(Tensor& into, Tensor&& contribution) {
@@ -52,8 +54,8 @@ void accumulate(Tensor& into, Tensor&& contribution) {
          rec.op, describe_record(rec.sequence, rec.where));
 }
 
-void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
-                  BackwardOptions options) {
+// `seed` is taken, not copied, when nobody else holds it (the ones() of backward()).
+void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOptions options) {
     if (!root) throw Error("backward: called on an undefined variable");
     run_deferred_output();
     const Tensor& root_value = root->computed_value();
@@ -71,15 +73,15 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
     if (detecting) anomaly::check_seed(seed);
 
     if (!root->producer) {  // a leaf: its gradient is the seed
-        accumulate(root->grad, seed.clone());
+        accumulate(root->grad, std::move(seed));
         return;
     }
     const TapeRecord& top = *root->producer;
     if (top.freed) fail_freed(top);
-    accumulate(root->grad, seed.clone());
+    accumulate(root->grad, std::move(seed));
 
     const uint64_t last = top.sequence;
-    Grads dy;
+    Grads dy;  // inline: the sweep allocates nothing of its own
     for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
         std::shared_ptr<TapeRecord> rec = it->lock();
         if (!rec || rec->sequence > last) continue;
@@ -134,12 +136,15 @@ void run_backward(const std::shared_ptr<VarNode>& root, const Tensor& seed,
         if (!options.retain_graph) {
             rec->backward = nullptr;  // releases what the op saved
             rec->freed = true;
+            it->reset();  // leaves the tape (compact() drops the empty entry)
         }
     }
     if (!options.retain_graph) tape.compact();
 }
 
 }  // namespace
+
+TapeRecord::TapeRecord() {}  // NOLINT: see the declaration
 
 TapeRecord::~TapeRecord() {
     // Destroying the last handle of a 100,000-op chain would otherwise recurse node -> record ->
@@ -157,7 +162,7 @@ TapeRecord::~TapeRecord() {
     draining = false;
 }
 
-Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<VarNode>()) {
+Var::Var(Tensor value, bool requires_grad) : node_(new_node()) {
     if (!value.defined()) throw Error("Var: the value tensor is undefined");
     node_->value = std::move(value);
     node_->requires_grad = requires_grad;
@@ -233,10 +238,8 @@ namespace {
 std::shared_ptr<TapeRecord> make_record(std::string_view op, std::initializer_list<Var> inputs,
                                         BackwardFn backward, const Shape& output_shape,
                                         DType output_dtype) {
-    auto rec = std::make_shared<TapeRecord>();
+    auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;
-    rec->inputs.reserve(inputs.size());
-    rec->needed.reserve(inputs.size());
     for (const Var& v : inputs) {
         if (!v.defined()) fail(op, "an input variable is undefined");
         rec->inputs.push_back(v.node());
@@ -273,7 +276,7 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
 }
 
 struct DeferredOutputs {
-    static Var make() { return Var(std::make_shared<VarNode>()); }
+    static Var make() { return Var(new_node()); }
 };
 
 Var record_deferred(std::string_view op, Shape shape, DType dtype,

@@ -20,11 +20,13 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/fused_activation.hpp"
 #include "core/tensor.hpp"
 #include "graph/anomaly.hpp"
+#include "graph/backward_fn.hpp"
 
 namespace nalgrad {
 
@@ -92,25 +94,22 @@ class Var {
     std::shared_ptr<VarNode> node_;
 };
 
-// One gradient per output (dy) in, one per input out; an op leaves undefined the input gradients
-// that `needed` does not ask for (PyTorch's grad_input_mask).
-using Grads = std::vector<Tensor>;
-using BackwardFn = std::function<Grads(const Grads& dy, const std::vector<bool>& needed)>;
-
+// Nodes and records live in a recycling pool (graph/block_pool.hpp), and their lists inline, so
+// that recording an op allocates nothing once a first step has run.
 struct TapeRecord {
     std::string_view op;  // a string literal
-    std::vector<std::shared_ptr<VarNode>> inputs;
-    std::vector<std::weak_ptr<VarNode>> outputs;
-    std::vector<Shape> output_shapes;
+    InlineVector<std::shared_ptr<VarNode>, 3> inputs;
+    InlineVector<std::weak_ptr<VarNode>, 1> outputs;
+    InlineVector<Shape, 1> output_shapes;
     DType output_dtype = f32;
-    std::vector<bool> needed;              // which inputs want a gradient
-    std::vector<uint64_t> input_versions;  // to detect in-place changes before backward
-    BackwardFn backward;                   // released when the record is freed
-    uint64_t sequence = 0;                 // place on the tape
-    SourceLocation where;                  // the user's call (graph/anomaly.hpp), or line 0
+    Needed needed;                             // which inputs want a gradient
+    InlineVector<uint64_t, 3> input_versions;  // to detect in-place changes before backward
+    BackwardFn backward;                       // released when the record is freed
+    uint64_t sequence = 0;                     // place on the tape
+    SourceLocation where;                      // the user's call (graph/anomaly.hpp), or line 0
     bool freed = false;
 
-    TapeRecord() = default;
+    TapeRecord();  // user-provided: allocate_shared would otherwise zero all ~800 bytes first
     TapeRecord(const TapeRecord&) = delete;
     TapeRecord& operator=(const TapeRecord&) = delete;
     ~TapeRecord();  // releases a long chain of records iteratively: no deep recursion
@@ -124,6 +123,18 @@ bool recording(std::initializer_list<Var> inputs);
 // be a string literal.
 Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
            BackwardFn backward);
+
+// The ops' entry: a gradient lambda must fit BackwardFn's inline buffer, so that recording does not
+// allocate. (Wrap a larger callable in BackwardFn explicitly to accept that it is kept on the
+// heap.)
+template <typename F>
+requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
+         std::is_invocable_r_v<Grads, std::decay_t<F>&, const Grads&, const Needed&>) Var
+    record(std::string_view op, Tensor output, std::initializer_list<Var> inputs, F&& backward) {
+    static_assert(BackwardFn::fits_inline<std::decay_t<F>>,
+                  "the gradient lambda captures more than BackwardFn::inline_size bytes");
+    return record(op, std::move(output), inputs, BackwardFn(std::forward<F>(backward)));
+}
 
 // record() for an output of this shape and dtype whose value `forward` computes later (see the top
 // of this file). With anomaly detection on, it runs at once, so the forward checks name this op.

@@ -8,7 +8,7 @@ namespace {
 
 // y = max(x, 0);  dx = dy * [y > 0], the mask read from y
 Var record_relu(const Var& x, const Tensor& y) {
-    return record("relu", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("relu", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::relu_backward(y, dy[0])};
     });
 }
@@ -34,7 +34,7 @@ Var relu(Var&& x, SourceLocation where) {
 Var sigmoid(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::sigmoid(x.value());
-    return record("sigmoid", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("sigmoid", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::sigmoid_backward(y, dy[0])};
     });
 }
@@ -43,7 +43,7 @@ Var sigmoid(const Var& x, SourceLocation where) {
 Var tanh(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::tanh(x.value());
-    return record("tanh", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("tanh", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::tanh_backward(y, dy[0])};
     });
 }

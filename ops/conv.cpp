@@ -67,8 +67,8 @@ Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& option
     // Keep only what the wanted gradients read: dk needs x, dx needs k.
     Tensor saved_x = k.requires_grad() ? x.value() : Tensor{};
     Tensor saved_k = x.requires_grad() ? k.value() : Tensor{};
-    BackwardFn backward = [saved_x, saved_k, kernel_shape = k.shape(), w, has_bias](
-                              const Grads& dy, const std::vector<bool>& needed) -> Grads {
+    auto backward = [saved_x, saved_k, kernel_shape = k.shape(), w, has_bias](
+                        const Grads& dy, const Needed& needed) -> Grads {
         Grads g(needed.size());
         if (needed[0]) g[0] = kernels::conv2d_backward_data(dy[0], saved_k, w);
         const bool want_db = has_bias && needed[2];

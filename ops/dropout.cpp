@@ -12,7 +12,7 @@ Var dropout(const Var& x, double p, Generator& gen, bool training, SourceLocatio
     if (!training || p == 0) return x;
     Tensor mask = kernels::dropout_mask(x.shape(), x.dtype(), p, gen);
     Tensor y = kernels::apply_mask(x.value(), mask);
-    return record("dropout", y, {x}, [mask](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("dropout", y, {x}, [mask](const Grads& dy, const Needed&) -> Grads {
         return {kernels::apply_mask(dy[0], mask)};
     });
 }

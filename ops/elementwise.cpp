@@ -31,8 +31,7 @@ Var add(const Var& a, const Var& b) {
     check_operands(BinaryOp::add, a, b);
     Tensor y = kernels::binary(BinaryOp::add, a.value(), b.value());
     return record("add", y, {a, b},
-                  [sa = a.shape(), sb = b.shape()](const Grads& dy,
-                                                   const std::vector<bool>& needed) -> Grads {
+                  [sa = a.shape(), sb = b.shape()](const Grads& dy, const Needed& needed) -> Grads {
                       return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
                               needed[1] ? sum_to(dy[0], sb) : Tensor{}};
                   });
@@ -43,8 +42,7 @@ Var subtract(const Var& a, const Var& b) {
     check_operands(BinaryOp::sub, a, b);
     Tensor y = kernels::binary(BinaryOp::sub, a.value(), b.value());
     return record("sub", y, {a, b},
-                  [sa = a.shape(), sb = b.shape()](const Grads& dy,
-                                                   const std::vector<bool>& needed) -> Grads {
+                  [sa = a.shape(), sb = b.shape()](const Grads& dy, const Needed& needed) -> Grads {
                       return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
                               needed[1] ? kernels::neg(sum_to(dy[0], sb)) : Tensor{}};
                   });
@@ -58,8 +56,8 @@ Var multiply(const Var& a, const Var& b) {
     Tensor a_kept = b.requires_grad() ? a.value() : Tensor{};
     Tensor b_kept = a.requires_grad() ? b.value() : Tensor{};
     return record("mul", y, {a, b},
-                  [a_kept, b_kept, sa = a.shape(), sb = b.shape()](
-                      const Grads& dy, const std::vector<bool>& needed) -> Grads {
+                  [a_kept, b_kept, sa = a.shape(), sb = b.shape()](const Grads& dy,
+                                                                   const Needed& needed) -> Grads {
                       Grads dx(2);
                       if (needed[0])
                           dx[0] = sum_to(kernels::binary(BinaryOp::mul, dy[0], b_kept), sa);
@@ -77,7 +75,7 @@ Var divide(const Var& a, const Var& b) {
     return record(
         "div", y, {a, b},
         [b_value = b.value(), y_kept, sa = a.shape(), sb = b.shape()](
-            const Grads& dy, const std::vector<bool>& needed) -> Grads {
+            const Grads& dy, const Needed& needed) -> Grads {
             Grads dx(2);
             Tensor dy_over_b = kernels::binary(BinaryOp::div, dy[0], b_value);
             if (needed[1])
@@ -89,9 +87,8 @@ Var divide(const Var& a, const Var& b) {
 
 // y = -x;  dx = -dy
 Var negate(const Var& x) {
-    return record(
-        "neg", kernels::neg(x.value()), {x},
-        [](const Grads& dy, const std::vector<bool>&) -> Grads { return {kernels::neg(dy[0])}; });
+    return record("neg", kernels::neg(x.value()), {x},
+                  [](const Grads& dy, const Needed&) -> Grads { return {kernels::neg(dy[0])}; });
 }
 
 }  // namespace
@@ -155,7 +152,7 @@ Var operator-(const LocatedVar& x) {
 Var exp(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::exp(x.value());
-    return record("exp", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("exp", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::exp_backward(y, dy[0])};
     });
 }
@@ -164,7 +161,7 @@ Var exp(const Var& x, SourceLocation where) {
 Var log(const Var& x, SourceLocation where) {
     const CallSite site(where);
     return record("log", kernels::log(x.value()), {x},
-                  [x_value = x.value()](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [x_value = x.value()](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::log_backward(x_value, dy[0])};
                   });
 }
@@ -173,7 +170,7 @@ Var log(const Var& x, SourceLocation where) {
 Var sqrt(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::sqrt(x.value());
-    return record("sqrt", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("sqrt", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::sqrt_backward(y, dy[0])};
     });
 }
@@ -181,11 +178,10 @@ Var sqrt(const Var& x, SourceLocation where) {
 // y = x^p;  dx = dy * p * x^(p-1)
 Var pow(const Var& x, double exponent, SourceLocation where) {
     const CallSite site(where);
-    return record(
-        "pow", kernels::pow(x.value(), exponent), {x},
-        [x_value = x.value(), exponent](const Grads& dy, const std::vector<bool>&) -> Grads {
-            return {kernels::pow_backward(x_value, exponent, dy[0])};
-        });
+    return record("pow", kernels::pow(x.value(), exponent), {x},
+                  [x_value = x.value(), exponent](const Grads& dy, const Needed&) -> Grads {
+                      return {kernels::pow_backward(x_value, exponent, dy[0])};
+                  });
 }
 
 }  // namespace nalgrad

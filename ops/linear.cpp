@@ -36,8 +36,7 @@ Var product(std::string_view op, const Var& left, const Var& right, const Var& b
     if (!recording({left, right, bias})) return Var(y);
     const Tensor kept_left = right.requires_grad() ? left.value() : Tensor{};
     const Tensor kept_right = left.requires_grad() ? right.value() : Tensor{};
-    BackwardFn gradient = [kept_left, kept_right](const Grads& dy,
-                                                  const std::vector<bool>& needed) -> Grads {
+    auto gradient = [kept_left, kept_right](const Grads& dy, const Needed& needed) -> Grads {
         Grads grads(needed.size());
         if (needed[0]) grads[0] = kernels::matmul(dy[0], kept_right, Transposed::b);
         if (needed[1]) grads[1] = kernels::matmul(kept_left, dy[0], Transposed::a);

@@ -25,7 +25,7 @@ void check_pair(std::string_view op, const Var& a, std::string_view a_name, cons
 Var softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::softmax(x.value());
-    return record("softmax", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::softmax_backward(y, dy[0])};
     });
 }
@@ -34,7 +34,7 @@ Var softmax(const Var& x, SourceLocation where) {
 Var log_softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
     Tensor y = kernels::log_softmax(x.value());
-    return record("log_softmax", y, {x}, [y](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("log_softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::log_softmax_backward(y, dy[0])};
     });
 }
@@ -60,8 +60,7 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocatio
     const double mb = static_cast<double>(logits.size(0));
     return record(
         "softmax_cross_entropy", ce.loss, {logits},
-        [p = ce.probabilities, labels_kept, mb](const Grads& dy,
-                                                const std::vector<bool>&) -> Grads {
+        [p = ce.probabilities, labels_kept, mb](const Grads& dy, const Needed&) -> Grads {
             return {kernels::softmax_cross_entropy_backward(p, labels_kept, dy[0].item() / mb)};
         });
 }
@@ -72,8 +71,8 @@ Var mse(const Var& prediction, const Var& target, SourceLocation where) {
     check_pair("mse", prediction, "prediction", target, "target");
     const double n = static_cast<double>(prediction.numel());
     return record("mse", kernels::mse(prediction.value(), target.value()), {prediction, target},
-                  [p = prediction.value(), t = target.value(), n](
-                      const Grads& dy, const std::vector<bool>& needed) -> Grads {
+                  [p = prediction.value(), t = target.value(), n](const Grads& dy,
+                                                                  const Needed& needed) -> Grads {
                       Tensor dp = kernels::mse_backward(p, t, dy[0].item() / n);
                       return {needed[0] ? dp : Tensor{}, needed[1] ? kernels::neg(dp) : Tensor{}};
                   });
@@ -88,7 +87,7 @@ Var sigmoid_cross_entropy(const Var& logits, const Var& targets, SourceLocation 
         "sigmoid_cross_entropy", kernels::sigmoid_cross_entropy(logits.value(), targets.value()),
         {logits, targets},
         [z = logits.value(), t = targets.value(), n](const Grads& dy,
-                                                     const std::vector<bool>& needed) -> Grads {
+                                                     const Needed& needed) -> Grads {
             const double scale = dy[0].item() / n;
             return {
                 needed[0] ? kernels::sigmoid_cross_entropy_backward_logits(z, t, scale) : Tensor{},

@@ -23,7 +23,7 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation whe
     // Not a structured binding: clang 14 cannot capture one in a lambda.
     kernels::MaxPoolResult result = kernels::max_pool_forward(plan, x.value(), purpose);
     return record("max_pool2d", result.y, {x},
-                  [saved = result.saved](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [saved = result.saved](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::max_pool_backward(*saved, dy[0])};
                   });
 }
@@ -35,7 +35,7 @@ Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, SourceLocation whe
     check_floating("avg_pool2d", x);
     auto plan = kernels::avg_pool_plan(x.shape(), options);
     Tensor y = kernels::avg_pool_forward(*plan, x.value());
-    return record("avg_pool2d", y, {x}, [plan](const Grads& dy, const std::vector<bool>&) -> Grads {
+    return record("avg_pool2d", y, {x}, [plan](const Grads& dy, const Needed&) -> Grads {
         return {kernels::avg_pool_backward(*plan, dy[0])};
     });
 }

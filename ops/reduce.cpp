@@ -38,8 +38,8 @@ Var reduce(Reduction kind, const Var& x, const std::vector<bool>& flags, bool ke
     const double scale = kind == Reduction::mean ? 1.0 / static_cast<double>(count) : 1.0;
     Tensor kept = kernels::sum_keepdims(x.value(), flags, scale);
     return record(op, kept.reshape(out), {x},
-                  [kept_shape = kept.shape(), x_shape = x.shape(), scale](
-                      const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [kept_shape = kept.shape(), x_shape = x.shape(), scale](const Grads& dy,
+                                                                          const Needed&) -> Grads {
                       return {kernels::broadcast_to(dy[0].reshape(kept_shape), x_shape, scale)};
                   });
 }

@@ -9,7 +9,7 @@ Var reshape(const Var& x, Shape shape, SourceLocation where) {
     const CallSite site(where);
     Tensor y = x.value().reshape(shape);
     return record("reshape", y, {x},
-                  [x_shape = x.shape()](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [x_shape = x.shape()](const Grads& dy, const Needed&) -> Grads {
                       return {dy[0].reshape(x_shape)};
                   });
 }
@@ -26,10 +26,9 @@ Var flatten(const Var& x, SourceLocation where) {
 Var transpose(const Var& x, SourceLocation where) {
     const CallSite site(where);
     if (x.rank() != 2) fail("transpose", "needs a 2-D variable, got shape {}", x.shape());
-    return record("transpose", kernels::transpose(x.value()), {x},
-                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
-                      return {kernels::transpose(dy[0])};
-                  });
+    return record(
+        "transpose", kernels::transpose(x.value()), {x},
+        [](const Grads& dy, const Needed&) -> Grads { return {kernels::transpose(dy[0])}; });
 }
 
 }  // namespace nalgrad

@@ -26,7 +26,7 @@ Var stride(const Var& x, Size2 step, Size2 offset, SourceLocation where) {
     Tensor y = kernels::stride_forward(x.value(), step, offset);
     Shape x_shape = x.shape();
     return record("stride", y, {x},
-                  [x_shape, step, offset](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [x_shape, step, offset](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::stride_backward(dy[0], x_shape, step, offset)};
                   });
 }

@@ -26,11 +26,11 @@ doctest::Contains here(int line) {
 // `nan_gradient` has a finite forward and a gradient of NaN.
 Var values(const Var& x, const Tensor& fixed) {
     return record("values", fixed, {x},
-                  [](const Grads& dy, const std::vector<bool>&) -> Grads { return {dy[0]}; });
+                  [](const Grads& dy, const Needed&) -> Grads { return {dy[0]}; });
 }
 Var nan_gradient(const Var& x) {
     return record("nan_gradient", x.value().clone(), {x},
-                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [](const Grads& dy, const Needed&) -> Grads {
                       return {full(dy[0].shape(), not_a_number, dy[0].dtype())};
                   });
 }

@@ -37,7 +37,7 @@ Var quadratic(const Var& p, const Tensor& a, const Tensor& c) {
     }
     Tensor g = tensor(gradient, x.shape(), x.dtype());
     return record("quadratic", scalar(loss, x.dtype()), {p},
-                  [g](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [g](const Grads& dy, const Needed&) -> Grads {
                       Tensor dx = g.clone();
                       visit_float("quadratic", dx.dtype(), [&]<typename T>(T) {
                           for (int64_t i = 0; i < dx.numel(); ++i)

@@ -9,7 +9,7 @@ namespace {
 // control that gradcheck must reject.
 Var wrong_identity(const Var& x) {
     return record("wrong_identity", x.value().clone(), {x},
-                  [](const Grads& dy, const std::vector<bool>&) -> Grads {
+                  [](const Grads& dy, const Needed&) -> Grads {
                       Tensor g = dy[0].clone();
                       for (int64_t i = 0; i < g.numel(); ++i) g.data<double>()[i] *= 2;
                       return {g};

@@ -174,7 +174,7 @@ struct StepProfile {
     void time_backward(Op op, const std::shared_ptr<ng::TapeRecord>& record) {
         if (!record) return;
         record->backward = [inner = std::move(record->backward), this, op](
-                               const ng::Grads& dy, const std::vector<bool>& needed) {
+                               const ng::Grads& dy, const ng::Needed& needed) {
             const double begin = now_ms();
             ng::Grads g = inner(dy, needed);
             backward[op].push_back(now_ms() - begin);
