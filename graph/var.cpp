@@ -170,10 +170,8 @@ Var::Var(Tensor value, bool requires_grad) : node_(new_node()) {
 
 bool VarNode::run_deferred(FusedActivation activation) {
     std::lock_guard lock(deferred->running);
-    if (!deferred->compute) return false;
-    Tensor computed = deferred->compute(activation);  // may throw: it then stays deferred
-    value = std::move(computed);
-    deferred->compute = nullptr;  // releases the inputs it captured
+    if (deferred->has_run()) return false;
+    value = deferred->run(activation);
     pending.store(false, std::memory_order_release);
     return true;
 }
@@ -280,16 +278,15 @@ struct DeferredOutputs {
 };
 
 Var record_deferred(std::string_view op, Shape shape, DType dtype,
-                    std::function<Tensor(FusedActivation)> forward,
-                    std::initializer_list<Var> inputs, BackwardFn backward) {
+                    std::shared_ptr<DeferredForward> forward, std::initializer_list<Var> inputs,
+                    BackwardFn backward) {
     if (anomaly_detection_enabled())
-        return record(op, forward(FusedActivation::none), inputs, std::move(backward));
+        return record(op, forward->run(FusedActivation::none), inputs, std::move(backward));
     Var out = DeferredOutputs::make();
     if (recording(inputs))
         append(make_record(op, inputs, std::move(backward), shape, dtype), out.node());
     run_deferred_output();  // at most one deferred output per thread
-    out.node()->deferred = std::make_unique<DeferredForward>();
-    out.node()->deferred->compute = std::move(forward);
+    out.node()->deferred = std::move(forward);
     out.node()->pending.store(true, std::memory_order_release);
     deferred_output = out.node();
     return out;

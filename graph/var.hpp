@@ -14,10 +14,10 @@
 // first with run_deferred_fused(), which runs it with the activation folded in.
 #pragma once
 #include <atomic>
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -27,24 +27,42 @@
 #include "core/tensor.hpp"
 #include "graph/anomaly.hpp"
 #include "graph/backward_fn.hpp"
+#include "graph/block_pool.hpp"
 
 namespace nalgrad {
 
 struct TapeRecord;
 
 // A forward waiting for the first read of its output (record_deferred).
+// An output's forward that has not run yet. The op's callable lives in the (pooled) object itself,
+// so deferring allocates nothing once warm.
 struct DeferredForward {
     std::mutex running;  // concurrent reads of one variable stay safe: one runs the forward
-    std::function<Tensor(FusedActivation)> compute;  // null once it has run
+    virtual ~DeferredForward() = default;
+    virtual bool has_run() const = 0;
+    // Computes the value (with `activation` applied) and releases what the callable captured.
+    virtual Tensor run(FusedActivation activation) = 0;
+};
+
+template <typename F>
+struct DeferredForwardOf final : DeferredForward {
+    std::optional<F> forward;  // empty once it has run
+    explicit DeferredForwardOf(F f) : forward(std::move(f)) {}
+    bool has_run() const override { return !forward; }
+    Tensor run(FusedActivation activation) override {
+        Tensor value = (*forward)(activation);  // may throw: it then stays deferred
+        forward.reset();
+        return value;
+    }
 };
 
 struct VarNode {
     Tensor value;  // undefined while `pending`: read it through computed_value()
     Tensor grad;   // undefined until a backward reaches this variable
     bool requires_grad = false;
-    std::shared_ptr<TapeRecord> producer;  // null for leaves
-    std::atomic<bool> pending{false};      // `deferred` has not run yet
-    std::unique_ptr<DeferredForward> deferred;
+    std::shared_ptr<TapeRecord> producer;       // null for leaves
+    std::atomic<bool> pending{false};           // `deferred` has not run yet
+    std::shared_ptr<DeferredForward> deferred;  // from the block pool
 
     const Tensor& computed_value() {
         if (pending.load(std::memory_order_acquire)) run_deferred(FusedActivation::none);
@@ -139,8 +157,18 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
 // record() for an output of this shape and dtype whose value `forward` computes later (see the top
 // of this file). With anomaly detection on, it runs at once, so the forward checks name this op.
 Var record_deferred(std::string_view op, Shape shape, DType dtype,
-                    std::function<Tensor(FusedActivation)> forward,
-                    std::initializer_list<Var> inputs, BackwardFn backward);
+                    std::shared_ptr<DeferredForward> forward, std::initializer_list<Var> inputs,
+                    BackwardFn backward);
+// The same for a callable `forward(FusedActivation) -> Tensor`.
+template <typename F>
+Var record_deferred(std::string_view op, Shape shape, DType dtype, F&& forward,
+                    std::initializer_list<Var> inputs, BackwardFn backward) {
+    using Deferred = DeferredForwardOf<std::decay_t<F>>;
+    std::shared_ptr<DeferredForward> deferred =
+        std::allocate_shared<Deferred>(detail::PoolAllocator<Deferred>{}, std::forward<F>(forward));
+    return record_deferred(op, std::move(shape), dtype, std::move(deferred), inputs,
+                           std::move(backward));
+}
 
 // When `x` holds the only handle to an output whose forward has not run yet (so nobody can read
 // what that output would have held), runs that forward with `activation` applied, stores the
