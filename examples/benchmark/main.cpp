@@ -102,7 +102,7 @@ bool parse(int argc, char** argv, Options& options) {
     }
     if (short_run) {
         options.steps = 3;
-        options.warmup = 1;
+        options.warmup = 2;  // the third step is the first steady one (the optimizer state)
         options.op_iterations = 2;
         options.chain = 10000;
     }
