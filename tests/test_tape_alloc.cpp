@@ -216,8 +216,9 @@ struct SmallCnn {
 
 }  // namespace
 
-TEST_CASE("a whole float64 training step (conv+relu, pool, dense, loss, SGD) allocates nothing "
-          "once warm") {
+TEST_CASE(
+    "a whole float64 training step (conv+relu, pool, dense, loss, SGD) allocates nothing "
+    "once warm") {
     set_num_threads(1);  // TBB's workers allocate on their own threads; keep every step here
     manual_seed(3);
     SmallCnn model;
