@@ -5,6 +5,8 @@
 # repository); a crashing input is written to tests/fuzz/regressions/<name>/, where the
 # fuzz_<name>_replay CTest test replays it from then on, and the script fails.
 #   tests/fuzz/run.sh [seconds] [harness...]     e.g. tests/fuzz/run.sh 600 program
+# NALGRAD_FUZZ_SEED fixes libFuzzer's seed (scripts/test.sh sets it, so that CI explores the same
+# inputs in every run and a red run can be repeated); unset, each run explores anew.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
@@ -21,6 +23,8 @@ export GOMP_SPINCOUNT=10000
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 declare -A max_len=([checkpoint]=4096 [idx]=4096 [program]=256)
+seed=()
+[ -z "${NALGRAD_FUZZ_SEED:-}" ] || seed=(-seed="$NALGRAD_FUZZ_SEED")
 status=0
 for name in "${harnesses[@]}"; do
   work=build/fuzz/corpus/$name
@@ -29,7 +33,7 @@ for name in "${harnesses[@]}"; do
   echo "== fuzz_$name for ${seconds} s"
   if ! build/fuzz/tests/fuzz/fuzz_"$name" "$work" "tests/fuzz/corpus/$name" \
       -max_total_time="$seconds" -max_len="${max_len[$name]}" -timeout=20 -rss_limit_mb=4096 \
-      -artifact_prefix="$regressions/" -print_final_stats=1 2>build/fuzz/fuzz_"$name".log; then
+      -artifact_prefix="$regressions/" -print_final_stats=1 "${seed[@]}" 2>build/fuzz/fuzz_"$name".log; then
     tail -n 60 build/fuzz/fuzz_"$name".log
     echo "fuzz_$name found a crash: see $regressions/ (replayed by ctest -R fuzz_${name}_replay)"
     status=1
