@@ -8,6 +8,7 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "core/kernels/optim.hpp"
 #include "support/reference.hpp"
 
 using namespace nalgrad;
@@ -418,4 +419,26 @@ TEST_CASE("schedules refuse bad settings") {
                          doctest::Contains("drives a different optimizer"), Error);
     StepLR schedule(opt, 2);
     CHECK_THROWS_WITH_AS(schedule.set_last_step(-1), doctest::Contains("must be >= 0"), Error);
+}
+
+TEST_CASE("the update loops flush float32 subnormal state to zero, and only while they run") {
+    // Adam's first moment of a parameter whose gradient stays zero decays by beta1 each step into
+    // the subnormal range, where x86 arithmetic is many times slower (core/kernels/optim.cpp).
+    Tensor param = tensor({1, 1}, {2}, f32), grad = zeros({2}, f32);
+    Tensor exp_avg = tensor({1e-39, 1e-30}, {2}, f32), exp_avg_sq = tensor({1, 1}, {2}, f32);
+    REQUIRE(std::fpclassify(exp_avg.data<float>()[0]) == FP_SUBNORMAL);
+    kernels::AdamCoefficients c{.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 5};
+    kernels::adam_update(param, grad, exp_avg, exp_avg_sq, c);
+    CHECK(exp_avg.data<float>()[0] == 0);              // flushed, not 9e-40
+    CHECK(exp_avg.data<float>()[1] == 0.9f * 1e-30f);  // normal values keep the formula
+    CHECK(param.data<float>()[0] == 1);                // the flushed state moved nothing
+
+    Tensor buffer = tensor({2e-39, -3e-39}, {2}, f32);
+    kernels::sgd_update(param, grad, buffer,
+                        {.lr = 0.1, .momentum = 0.9, .dampening = 0, .weight_decay = 0});
+    CHECK(buffer.data<float>()[0] == 0);
+    CHECK(buffer.data<float>()[1] == 0);
+
+    volatile float subnormal = 1e-39f;  // the calling thread's mode is restored afterwards
+    CHECK(subnormal * 0.5f != 0);
 }
