@@ -301,6 +301,14 @@ Tensor run_deferred_fused(const Var& x, FusedActivation activation) {
     return node->value;
 }
 
+TapeRecord* producer_of_expiring(const Var& x) {
+    const std::shared_ptr<VarNode>& node = x.node();
+    if (!node || node.use_count() != 1 || !node->producer || node->producer->freed ||
+        anomaly_detection_enabled())
+        return nullptr;
+    return node->producer.get();
+}
+
 NoGradGuard::NoGradGuard() : previous_(grad_mode) {
     grad_mode = false;
 }

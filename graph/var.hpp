@@ -176,6 +176,12 @@ Var record_deferred(std::string_view op, Shape shape, DType dtype, F&& forward,
 // records the activation as its own op on `x`, so the tape still shows both ops.
 Tensor run_deferred_fused(const Var& x, FusedActivation activation);
 
+// The record that produced `x`, when `x` holds the only handle to its variable: no recorded op
+// has taken the variable as an input, and none can later, so an op recording `x` as its input is
+// its only consumer and may fold the producer's gradient into its own. Null for a leaf, a freed
+// record, or under anomaly detection (which checks each op's gradient on its own).
+TapeRecord* producer_of_expiring(const Var& x);
+
 // Within its scope, this thread records nothing (inference, optimizer updates).
 class NoGradGuard {
   public:

@@ -68,6 +68,10 @@ Var MaxPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return max_pool2d(x, options);
 }
+Var MaxPool2d::operator()(Var&& x, SourceLocation where) const {
+    const CallSite site(where);
+    return max_pool2d(std::move(x), options);
+}
 Var AvgPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return avg_pool2d(x, options);

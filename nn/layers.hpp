@@ -47,6 +47,8 @@ class MaxPool2d {
   public:
     explicit MaxPool2d(MaxPool2dOptions options = {}) : options(options) {}
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
+    // pool(relu(...)): the relu's gradient mask moves into the pool's (ops/pool.hpp).
+    Var operator()(Var&& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {}; }
     MaxPool2dOptions options;
 };

@@ -6,9 +6,12 @@ namespace nalgrad {
 
 namespace {
 
+constexpr std::string_view relu_op = "relu";
+thread_local int64_t relu_masks_taken_here = 0;
+
 // y = max(x, 0);  dx = dy * [y > 0], the mask read from y
 Var record_relu(const Var& x, const Tensor& y) {
-    return record("relu", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
+    return record(relu_op, y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
         return {kernels::relu_backward(y, dy[0])};
     });
 }
@@ -28,6 +31,18 @@ Var relu(Var&& x, SourceLocation where) {
     Tensor y = run_deferred_fused(input, FusedActivation::relu);
     if (!y.defined()) y = kernels::relu(input.value());
     return record_relu(input, y);
+}
+
+bool detail::take_relu_mask(const Var& y) {
+    TapeRecord* producer = producer_of_expiring(y);
+    if (!producer || producer->op != relu_op) return false;
+    producer->backward = [](const Grads& dy, const Needed&) -> Grads { return {dy[0]}; };
+    ++relu_masks_taken_here;
+    return true;
+}
+
+int64_t detail::relu_masks_taken() {
+    return relu_masks_taken_here;
 }
 
 // y = 1 / (1 + e^-x);  dx = dy * y * (1 - y)

@@ -37,6 +37,11 @@ struct AvgPool2dOptions {
 // window's maximum (ties per options.ties); an input that wins several windows gets the sum.
 Var max_pool2d(const Var& x, const MaxPool2dOptions& options = {},
                SourceLocation where = SourceLocation::current());
+// max_pool2d(relu(...)): when nothing else holds the relu's output, the relu's gradient mask is
+// applied to this op's output gradient (a quarter of the elements for 2x2 windows) instead of in
+// a pass of its own; the tape still shows relu then max_pool2d, and the gradients are the same.
+Var max_pool2d(Var&& x, const MaxPool2dOptions& options = {},
+               SourceLocation where = SourceLocation::current());
 // y[n, r, c, ch] = sum of x[n, window(r, c), ch] / divisor(r, c) (options.border); each element
 // of a window receives dy / divisor, summed over the windows it belongs to.
 Var avg_pool2d(const Var& x, const AvgPool2dOptions& options = {},

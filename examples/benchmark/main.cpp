@@ -6,8 +6,10 @@
 //   benchmark                       B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread
 //   benchmark --batch 64 --threads 2 --steps 50 --warmup 5
 //   benchmark --short               a few seconds: proof that everything runs (CI)
-//   benchmark --unfused             conv and relu as two passes (the conv output named), to
-//                                   compare with relu(conv2d(...)), which runs as one
+//   benchmark --unfused             conv, relu and pool with named outputs: relu is then a pass
+//                                   of its own both ways, to compare with pool(relu(conv2d(...))),
+//                                   where the relu runs inside the convolution's forward and the
+//                                   pool's backward
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -38,8 +40,9 @@ struct Config {
     int threads = 2;
 };
 
-// relu(conv2d(...)) as users write it, the relu running inside the convolution; or the
-// convolution's output named first, so that relu is its own pass over memory.
+// max_pool2d(relu(conv2d(...))) as users write it: the relu runs inside the convolution's
+// forward, and its gradient mask inside the pool's backward. Or each output named first, so that
+// relu is its own pass over memory both ways.
 enum class ConvRelu { fused, separate };
 
 struct Options {
@@ -56,7 +59,7 @@ constexpr const char* usage =
     "[--unfused]\n"
     "  without --batch and --threads: B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread\n"
     "  --short: a run of a few seconds (one configuration, few steps), to prove it works\n"
-    "  --unfused: relu after conv as its own pass (the conv output named), for comparison\n";
+    "  --unfused: relu as its own pass both ways (outputs named), for comparison\n";
 
 // Parses a positive int; false when `text` is not one.
 bool parse_positive(const char* text, int64_t& out) {
@@ -157,17 +160,15 @@ struct StepProfile {
         return y;
     }
 
-    // relu(conv2d(...)), one forward: its time goes to the convolution, 0 to the relu. Each
-    // record's gradient function is timed as usual.
+    // relu(conv2d(...)), one forward: its time goes to the convolution, 0 to the relu. The
+    // relu's gradient function is timed once the pool has taken its mask (see forward()).
     ng::Var timed_conv_relu(Op conv_op, Op relu_op, const std::function<ng::Var()>& run) {
         const double start = now_ms();
         ng::Var y = run();
         forward[conv_op].push_back(now_ms() - start);
         forward[relu_op].push_back(0);
-        if (const auto& relu_record = y.node()->producer) {
-            time_backward(relu_op, relu_record);
+        if (const auto& relu_record = y.node()->producer)
             time_backward(conv_op, relu_record->inputs.at(0)->producer);
-        }
         return y;
     }
 
@@ -188,7 +189,7 @@ using Activations = std::array<ng::Var, op_count>;
 
 const ng::Conv2dOptions same_padding{.padding = ng::same};
 
-// Fused, the convolutions' outputs are not kept (a[conv1] and a[conv2] stay undefined).
+// Fused, the convolutions' and the first two relus' outputs are not kept (they stay undefined).
 Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels,
                     ConvRelu conv_relu, StepProfile* profile = nullptr) {
     Activations a;
@@ -205,10 +206,21 @@ Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& l
         const auto fused = [&] { return ng::relu(ng::conv2d(x, w, b, same_padding)); };
         a[relu_op] = profile ? profile->timed_conv_relu(conv_op, relu_op, fused) : fused();
     };
+    const auto pool_after_relu = [&](Op relu_op, Op pool_op) {
+        if (conv_relu == ConvRelu::separate) {
+            run(pool_op, [&] { return ng::max_pool2d(a[relu_op]); });
+            return;
+        }
+        // The relu's output handed over: the pool applies the relu's gradient mask, and the
+        // relu's own gradient function (timed from here on) passes the gradient through.
+        run(pool_op, [&] { return ng::max_pool2d(std::move(a[relu_op])); });
+        if (profile)
+            profile->time_backward(relu_op, a[pool_op].node()->producer->inputs.at(0)->producer);
+    };
     conv_then_relu(conv1, relu1, images, m.w1, m.b1);
-    run(pool1, [&] { return ng::max_pool2d(a[relu1]); });
+    pool_after_relu(relu1, pool1);
     conv_then_relu(conv2, relu2, a[pool1], m.w2, m.b2);
-    run(pool2, [&] { return ng::max_pool2d(a[relu2]); });
+    pool_after_relu(relu2, pool2);
     run(flat, [&] { return ng::flatten(a[pool2]); });
     run(dense1, [&] { return ng::dense(a[flat], m.w3, m.b3); });
     run(relu3, [&] { return ng::relu(a[dense1]); });
@@ -368,7 +380,8 @@ Result run_config(const Config& config, const Options& options) {
     ng::set_num_threads(config.threads);
     fmt::print("\n=== lenet-fm B={} threads={} ({} warm-up + {} timed steps; {}) ===\n",
                config.batch, config.threads, options.warmup, options.steps,
-               options.conv_relu == ConvRelu::fused ? "relu(conv2d) fused" : "conv, relu unfused");
+               options.conv_relu == ConvRelu::fused ? "relu fused into conv2d and max_pool2d"
+                                                    : "relu unfused");
     const bool peak_reset = bench::reset_peak_rss();
     ng::Generator gen(1);
     LeNetFM model = make_model(gen);
@@ -448,9 +461,11 @@ Result run_config(const Config& config, const Options& options) {
         "median minus the medians of its parts\n");
     if (options.conv_relu == ConvRelu::fused)
         fmt::print(
-            "conv1, conv2 in step: relu(conv2d(...)) runs the relu inside the convolution (a "
-            "oneDNN post-op), so their forward includes relu1, relu2, whose forward shows 0; "
-            "alone and raw: every op separately (--unfused: in step too)\n");
+            "in step, max_pool2d(relu(conv2d(...))): the convolution runs the relu (a oneDNN "
+            "post-op), so conv1, conv2 forward include relu1, relu2, whose forward shows 0; pool1, "
+            "pool2 backward apply the relu's mask to their output gradient, so relu1, relu2 "
+            "backward only pass it on; alone and raw: every op separately (--unfused: in step "
+            "too)\n");
     fmt::print(
         "step {:.2f} ms (profiled: {:.2f} ms), raw oneDNN primitives {:.2f} ms (no loss, no "
         "update): ratio {:.2f}\n",

@@ -14,11 +14,14 @@ struct LeNet {
     Dense fc1{7 * 7 * 64, 512};
     Dense fc2{512, 10};
 
-    Var pool(const Var& h) const {
-        if (!book_style) return max_pool2d(h, {.kernel = 2, .stride = 2});
+    // h is a relu's output that nothing else holds: passed on as such, the pool applies the
+    // relu's gradient mask itself (ops/pool.hpp).
+    Var pool(Var&& h) const {
+        if (!book_style) return max_pool2d(std::move(h), {.kernel = 2, .stride = 2});
         // Pool at stride 1 (one padding row and column after, so the skip keeps 14 and 7), then
         // skip every other row and column.
-        return stride(max_pool2d(h, {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}), 2);
+        return stride(max_pool2d(std::move(h), {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}),
+                      2);
     }
     Var operator()(const Var& x) const {
         Var h = pool(relu(conv1(x)));

@@ -3,12 +3,13 @@
 namespace nalgrad::suite {
 namespace {
 
-// Distinct values (a shuffled ramp with gaps of 1/16): max pooling meets no ties, where
-// central differences are meaningless.
-Var distinct_input(Shape shape, Generator& gen) {
+// Distinct values (a shuffled ramp with gaps of 1/16, shifted by `offset`): max pooling meets no
+// ties, where central differences are meaningless.
+Var distinct_input(Shape shape, Generator& gen, double offset = 0) {
     Tensor x = zeros(shape, f64);
     const int64_t n = shape.numel();
-    for (int64_t i = 0; i < n; ++i) x.data<double>()[i] = static_cast<double>(i - n / 2) / 16.0;
+    for (int64_t i = 0; i < n; ++i)
+        x.data<double>()[i] = static_cast<double>(i - n / 2) / 16.0 + offset;
     for (int64_t i = n - 1; i > 0; --i)
         std::swap(x.data<double>()[i], x.data<double>()[gen.below(i + 1)]);
     return x.requires_grad();
@@ -34,20 +35,25 @@ std::string describe(const Geometry& g) {
                        g.stride.w, g.padding_name);
 }
 
-std::vector<Case> max_pool_cases() {
-    Generator gen(21);
+// after_relu: max_pool2d(relu(x)), where the pool applies the relu's gradient mask itself
+// (ops/pool.cpp). The inputs then stay 1/32 away from the relu's kink at 0; windows whose relu
+// outputs are all 0 tie at 0, where no policy passes a gradient.
+std::vector<Case> max_pool_cases(bool after_relu) {
+    Generator gen(after_relu ? 25 : 21);
     std::vector<Case> cases;
     for (const Geometry& g : geometries())
         for (auto [ties, name] :
              {std::pair{TiePolicy::first, "first"}, std::pair{TiePolicy::all, "all"},
               std::pair{TiePolicy::split, "split"}})
             cases.push_back({fmt::format("{}, ties {}", describe(g), name),
-                             {distinct_input(g.x, gen)},
-                             [g, ties](const std::vector<Var>& in) {
-                                 return max_pool2d(in[0], {.kernel = g.kernel,
-                                                           .stride = g.stride,
-                                                           .padding = g.padding,
-                                                           .ties = ties});
+                             {distinct_input(g.x, gen, after_relu ? 1.0 / 32 : 0)},
+                             [g, ties, after_relu](const std::vector<Var>& in) {
+                                 const MaxPool2dOptions options{.kernel = g.kernel,
+                                                                .stride = g.stride,
+                                                                .padding = g.padding,
+                                                                .ties = ties};
+                                 if (after_relu) return max_pool2d(relu(in[0]), options);
+                                 return max_pool2d(in[0], options);
                              }});
     return cases;
 }
@@ -142,7 +148,8 @@ std::vector<Case> pool_random_cases() {
     return cases;
 }
 
-const Register max_pool{"max_pool2d", max_pool_cases};
+const Register max_pool{"max_pool2d", [] { return max_pool_cases(false); }};
+const Register relu_max_pool{"relu_max_pool2d", [] { return max_pool_cases(true); }};
 const Register pool_random{"pool_random", pool_random_cases};
 const Register avg_pool{"avg_pool2d", avg_pool_cases};
 const Register stride_op{"stride", stride_cases};
