@@ -33,7 +33,8 @@ const Problem problems[] = {
     {{4, 14, 14, 64}, {.kernel = 2, .stride = 2}, "lenet pool2"},
     {{2, 7, 6, 3}, {.kernel = 3, .stride = 1, .padding = same}, "3x3 stride 1 same (overlapping)"},
     {{2, 8, 8, 4}, {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}, "book: 2x2 stride 1"},
-    {{1, 7, 5, 3}, {.kernel = {3, 2}, .stride = {1, 2}, .padding = Padding(1, 2, 0, 1)},
+    {{1, 7, 5, 3},
+     {.kernel = {3, 2}, .stride = {1, 2}, .padding = Padding(1, 2, 0, 1)},
      "explicit 1 2 0 1"},
 };
 
@@ -147,14 +148,13 @@ TEST_CASE("no fold when the relu output has another consumer, or is not a relu's
 
     // Moved, but already an input of another op: that op's gradient passes the relu mask too.
     Var x = testing::random_input(p.x, gen);
-    testing::check_gradients(
-        "relu used twice",
-        [&](const std::vector<Var>& v) {
-            Var h = relu(v[0]);
-            Var twice = h * 2.0;
-            return sum(max_pool2d(std::move(h), p.options)) + sum(twice);
-        },
-        {x});
+    testing::check_gradients("relu used twice",
+                             [&](const std::vector<Var>& v) {
+                                 Var h = relu(v[0]);
+                                 Var twice = h * 2.0;
+                                 return sum(max_pool2d(std::move(h), p.options)) + sum(twice);
+                             },
+                             {x});
     Var h = relu(x);
     const Var other = h * 2.0;
     const Var pooled = max_pool2d(std::move(h), p.options);
@@ -183,7 +183,7 @@ TEST_CASE("no fold when the relu output has another consumer, or is not a relu's
     // A refused geometry is refused before anything is folded.
     Var v = testing::random_input({1, 2, 2, 1}, gen);
     Var r = relu(v);
-    CHECK_THROWS_WITH_AS(max_pool2d(std::move(r), {.kernel = 3}),
-                         doctest::Contains("max_pool2d"), Error);
+    CHECK_THROWS_WITH_AS(max_pool2d(std::move(r), {.kernel = 3}), doctest::Contains("max_pool2d"),
+                         Error);
     CHECK(folds_so_far() == before);
 }

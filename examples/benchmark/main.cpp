@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <nalgrad/nalgrad.hpp>
 
 #include "allocations.hpp"
@@ -50,7 +51,9 @@ struct Options {
     ConvRelu conv_relu = ConvRelu::fused;
     int steps = 40;          // timed training steps per configuration
     int warmup = 5;          // untimed steps first (primitive creation, caches, allocator)
-    int op_iterations = 20;  // calls per op in the per-op table and per raw primitive
+    int op_iterations = 20;  // calls per op in the per-op table's "alone" column
+    int rounds = 8;          // the timed steps are split into rounds, each followed by raw
+    int raw_iterations = 5;  // calls per raw primitive in a round
     int chain = 100000;      // ops in the overhead chain
 };
 
@@ -107,6 +110,8 @@ bool parse(int argc, char** argv, Options& options) {
         options.steps = 3;
         options.warmup = 2;  // the third step is the first steady one (the optimizer state)
         options.op_iterations = 2;
+        options.rounds = 1;
+        options.raw_iterations = 2;
         options.chain = 10000;
     }
     if (steps > 0) options.steps = static_cast<int>(steps);
@@ -329,7 +334,10 @@ std::array<Times, op_count> time_ops_alone(const LeNetFM& m, const Batch& batch,
 
 struct Result {
     Config config;
-    double step_ms = 0, raw_ms = 0, foreign_cores = 0;
+    double step_ms = 0;  // median over all timed steps
+    double raw_ms = 0;   // median over the rounds of the raw primitives' sum
+    double ratio = 0;    // median over the rounds of step / raw, each round's own
+    double foreign_cores = 0;
 };
 
 std::string cores(double c) {
@@ -351,7 +359,7 @@ void print_table(const std::vector<Row>& rows, double step_ms, int op_iterations
     fmt::print(
         "\nper op, ms. in step: medians inside profiled training steps; alone: the op "
         "repeated {} times on the same input; raw: the same layer's oneDNN primitives "
-        "alone. gap: in step - raw\n",
+        "alone (the median of the rounds' medians). gap: in step - raw\n",
         op_iterations);
     fmt::print("{:<15} {:>8} {:>8} | {:>8} {:>8} | {:>8} {:>8} | {:>6} {:>8}\n", "", "in step", "",
                "alone", "", "raw", "", "", "");
@@ -390,32 +398,59 @@ Result run_config(const Config& config, const Options& options) {
 
     for (int i = 0; i < options.warmup; ++i)
         train_step(model, sgd, batch.images, batch.labels, options.conv_relu);
-    const bench::CpuWindow window;
-    const bench::AllocationCount before = bench::allocations_so_far();
-    const long faults_before = bench::page_faults();
-    std::vector<double> times;
-    for (int i = 0; i < options.steps; ++i) {
-        const double start = now_ms();
-        train_step(model, sgd, batch.images, batch.labels, options.conv_relu);
-        times.push_back(now_ms() - start);
-    }
-    const bench::AllocationCount after = bench::allocations_so_far();
-    const long faults = bench::page_faults() - faults_before;
-    Result result{config, bench::median(times), 0, window.foreign_cores()};
+    // The warm-up's peak: a steady step allocates nothing new, and the raw primitives' buffers,
+    // made next, must not count.
     const double peak = peak_reset ? bench::recent_peak_rss_mib() : -1;
+    bench::RawStep raw_step(config.batch);
+
+    // nalgrad's steps and the raw primitives alternate in rounds, so that a slower stretch of this
+    // shared machine weighs on both sides of a round's ratio; the summary is the median ratio.
+    const int rounds = std::clamp(options.rounds, 1, options.steps);
+    const int steps_per_round = options.steps / rounds;
+    const bench::CpuWindow window;
+    bench::AllocationCount allocations;  // nalgrad's steps only
+    long faults = 0;
+    std::vector<double> times, raw_sums, ratios;
+    std::vector<std::vector<bench::RawLayer>> raw_rounds;
+    for (int round = 0; round < rounds; ++round) {
+        const bench::AllocationCount before = bench::allocations_so_far();
+        const long faults_before = bench::page_faults();
+        std::vector<double> round_times;
+        for (int i = 0; i < steps_per_round; ++i) {
+            const double start = now_ms();
+            train_step(model, sgd, batch.images, batch.labels, options.conv_relu);
+            round_times.push_back(now_ms() - start);
+        }
+        const bench::AllocationCount after = bench::allocations_so_far();
+        faults += bench::page_faults() - faults_before;
+        allocations.calls += after.calls - before.calls;
+        allocations.bytes += after.bytes - before.bytes;
+        allocations.malloc_calls += after.malloc_calls - before.malloc_calls;
+        allocations.malloc_bytes += after.malloc_bytes - before.malloc_bytes;
+
+        raw_rounds.push_back(raw_step.time(options.raw_iterations, 1));
+        double raw_sum = 0;
+        for (const bench::RawLayer& layer : raw_rounds.back())
+            raw_sum += layer.forward_ms + layer.backward_ms;
+        raw_sums.push_back(raw_sum);
+        ratios.push_back(bench::median(round_times) / raw_sum);
+        times.insert(times.end(), round_times.begin(), round_times.end());
+    }
+    Result result{config, bench::median(times), bench::median(raw_sums), bench::median(ratios),
+                  window.foreign_cores()};
     const auto [fastest, slowest] = std::minmax_element(times.begin(), times.end());
     fmt::print(
         "nalgrad step: median {:.2f} ms (min {:.2f}, max {:.2f}), {:.0f} images/s; "
         "foreign load {}\n",
         result.step_ms, *fastest, *slowest, config.batch / result.step_ms * 1e3,
         cores(result.foreign_cores));
-    const double steps = options.steps;
+    const double steps = static_cast<double>(times.size());
     fmt::print(
         "heap allocations per step (after warm-up): operator new {:.1f} calls, {:.2f} MiB; "
         "malloc family {:.1f} calls, {:.2f} MiB; page faults per step: {:.0f}\n",
-        (after.calls - before.calls) / steps, (after.bytes - before.bytes) / steps / 1048576.0,
-        (after.malloc_calls - before.malloc_calls) / steps,
-        (after.malloc_bytes - before.malloc_bytes) / steps / 1048576.0, faults / steps);
+        allocations.calls / steps, allocations.bytes / steps / 1048576.0,
+        allocations.malloc_calls / steps, allocations.malloc_bytes / steps / 1048576.0,
+        faults / steps);
     if (peak >= 0) fmt::print("peak RSS of this configuration's steps (VmHWM): {:.1f} MiB\n", peak);
     fmt::print("peak RSS of the process so far (ru_maxrss): {:.1f} MiB\n", bench::peak_rss_mib());
 
@@ -423,8 +458,6 @@ Result run_config(const Config& config, const Options& options) {
     for (int i = 0; i < options.steps; ++i)
         profiled_step(model, sgd, batch.images, batch.labels, options.conv_relu, profile);
     const auto alone = time_ops_alone(model, batch, options.op_iterations);
-    std::vector<bench::RawLayer> raw =
-        bench::time_raw_onednn(config.batch, options.op_iterations, 2);
 
     std::vector<Row> rows;
     double ops_backward = 0;
@@ -433,12 +466,17 @@ Result run_config(const Config& config, const Options& options) {
             op_names[op], {bench::median(profile.forward[op]), bench::median(profile.backward[op])},
             alone[op],    {},
             true,         false};
-        for (const bench::RawLayer& layer : raw)
-            if (layer.name == r.name) {
-                r.raw = {layer.forward_ms, layer.backward_ms};
-                r.has_raw = true;
-                result.raw_ms += r.raw.total();
-            }
+        std::vector<double> raw_forward, raw_backward;  // this layer's, one per round
+        for (const auto& raw : raw_rounds)
+            for (const bench::RawLayer& layer : raw)
+                if (layer.name == r.name) {
+                    raw_forward.push_back(layer.forward_ms);
+                    raw_backward.push_back(layer.backward_ms);
+                }
+        if (!raw_forward.empty()) {
+            r.raw = {bench::median(raw_forward), bench::median(raw_backward)};
+            r.has_raw = true;
+        }
         ops_backward += r.in_step.backward_ms;
         rows.push_back(r);
     }
@@ -468,8 +506,10 @@ Result run_config(const Config& config, const Options& options) {
             "too)\n");
     fmt::print(
         "step {:.2f} ms (profiled: {:.2f} ms), raw oneDNN primitives {:.2f} ms (no loss, no "
-        "update): ratio {:.2f}\n",
-        result.step_ms, profiled_total, result.raw_ms, result.step_ms / result.raw_ms);
+        "update): ratio {:.2f}, the median of {} rounds' ratios ({:.2f}), each round {} steps then "
+        "the raw primitives {} times each\n",
+        result.step_ms, profiled_total, result.raw_ms, result.ratio, ratios.size(),
+        fmt::join(ratios, ", "), steps_per_round, options.raw_iterations);
     return result;
 }
 
@@ -527,7 +567,7 @@ int main(int argc, char** argv) {
             fmt::print(
                 "lenet-fm B={} threads={}: nalgrad {:.2f} ms/step, raw oneDNN {:.2f} ms, "
                 "ratio {:.2f} (foreign load {})\n",
-                r.config.batch, r.config.threads, r.step_ms, r.raw_ms, r.step_ms / r.raw_ms,
+                r.config.batch, r.config.threads, r.step_ms, r.raw_ms, r.ratio,
                 cores(r.foreign_cores));
     } catch (const ng::Error& e) {
         fmt::print(stderr, "benchmark: {}\n", e.what());

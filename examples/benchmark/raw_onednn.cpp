@@ -161,10 +161,15 @@ double time_pass(const std::vector<std::function<void()>>& pass, int iterations,
 
 }  // namespace
 
-std::vector<RawLayer> time_raw_onednn(int64_t batch, int iterations, int warmup) {
-    Context c;
-    const int64_t n = batch;
+struct RawStep::Primitives {
+    Context context;
     std::vector<Layer> layers;
+};
+
+RawStep::RawStep(int64_t batch) : primitives_(std::make_unique<Primitives>()) {
+    Context& c = primitives_->context;
+    std::vector<Layer>& layers = primitives_->layers;
+    const int64_t n = batch;
     layers.push_back(convolution(c, "conv1", n, 1, 32, 28, 5, false));
     layers.push_back(relu(c, "relu1", {{n, 32, 28, 28}, f32, tag::nhwc}));
     layers.push_back(max_pool(c, "pool1", n, 32, 28));
@@ -174,9 +179,13 @@ std::vector<RawLayer> time_raw_onednn(int64_t batch, int iterations, int warmup)
     layers.push_back(dense(c, "dense1", n, 7 * 7 * 64, 512));
     layers.push_back(relu(c, "relu3", {{n, 512}, f32, tag::nc}));
     layers.push_back(dense(c, "dense2", n, 512, 10));
+}
 
+RawStep::~RawStep() = default;
+
+std::vector<RawLayer> RawStep::time(int iterations, int warmup) {
     std::vector<RawLayer> times;
-    for (const Layer& layer : layers)
+    for (const Layer& layer : primitives_->layers)
         times.push_back({layer.name, layer.what, time_pass(layer.forward, iterations, warmup),
                          time_pass(layer.backward, iterations, warmup)});
     return times;

@@ -5,6 +5,7 @@
 // optimizer update have no oneDNN primitive and are left out.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,22 @@ struct RawLayer {
     double backward_ms;
 };
 
-// Uses as many OpenMP threads as the caller set (nalgrad::set_num_threads sets them).
-// `iterations` timed runs of each pass after `warmup` untimed ones.
-std::vector<RawLayer> time_raw_onednn(int64_t batch, int iterations, int warmup);
+// The step's primitives and their buffers, created once, so that timings can be taken in rounds
+// alternating with nalgrad's steps. Uses as many OpenMP threads as the caller set
+// (nalgrad::set_num_threads sets them).
+class RawStep {
+  public:
+    explicit RawStep(int64_t batch);
+    ~RawStep();
+    RawStep(const RawStep&) = delete;
+    RawStep& operator=(const RawStep&) = delete;
+
+    // Each layer's passes: the median of `iterations` timed runs after `warmup` untimed ones.
+    std::vector<RawLayer> time(int iterations, int warmup);
+
+  private:
+    struct Primitives;
+    std::unique_ptr<Primitives> primitives_;
+};
 
 }  // namespace bench
