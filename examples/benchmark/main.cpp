@@ -337,6 +337,7 @@ struct Result {
     double step_ms = 0;  // median over all timed steps
     double raw_ms = 0;   // median over the rounds of the raw primitives' sum
     double ratio = 0;    // median over the rounds of step / raw, each round's own
+    double sequence_ms = 0, sequence_ratio = 0;  // the same for the raw primitives in sequence
     double foreign_cores = 0;
 };
 
@@ -410,7 +411,7 @@ Result run_config(const Config& config, const Options& options) {
     const bench::CpuWindow window;
     bench::AllocationCount allocations;  // nalgrad's steps only
     long faults = 0;
-    std::vector<double> times, raw_sums, ratios;
+    std::vector<double> times, raw_sums, ratios, sequences, sequence_ratios;
     std::vector<std::vector<bench::RawLayer>> raw_rounds;
     for (int round = 0; round < rounds; ++round) {
         const bench::AllocationCount before = bench::allocations_so_far();
@@ -434,9 +435,16 @@ Result run_config(const Config& config, const Options& options) {
             raw_sum += layer.forward_ms + layer.backward_ms;
         raw_sums.push_back(raw_sum);
         ratios.push_back(bench::median(round_times) / raw_sum);
+        sequences.push_back(raw_step.time_sequence(options.raw_iterations));
+        sequence_ratios.push_back(bench::median(round_times) / sequences.back());
         times.insert(times.end(), round_times.begin(), round_times.end());
     }
-    Result result{config, bench::median(times), bench::median(raw_sums), bench::median(ratios),
+    Result result{config,
+                  bench::median(times),
+                  bench::median(raw_sums),
+                  bench::median(ratios),
+                  bench::median(sequences),
+                  bench::median(sequence_ratios),
                   window.foreign_cores()};
     const auto [fastest, slowest] = std::minmax_element(times.begin(), times.end());
     fmt::print(
@@ -510,6 +518,10 @@ Result run_config(const Config& config, const Options& options) {
         "the raw primitives {} times each\n",
         result.step_ms, profiled_total, result.raw_ms, result.ratio, ratios.size(),
         fmt::join(ratios, ", "), steps_per_round, options.raw_iterations);
+    fmt::print(
+        "raw oneDNN primitives back to back (each once, in the step's order, buffers evicted by "
+        "the other layers as in a step): {:.2f} ms; ratio {:.2f} (median of the rounds: {:.2f})\n",
+        result.sequence_ms, result.sequence_ratio, fmt::join(sequence_ratios, ", "));
     return result;
 }
 
@@ -566,9 +578,9 @@ int main(int argc, char** argv) {
         for (const Result& r : results)
             fmt::print(
                 "lenet-fm B={} threads={}: nalgrad {:.2f} ms/step, raw oneDNN {:.2f} ms, "
-                "ratio {:.2f} (foreign load {})\n",
-                r.config.batch, r.config.threads, r.step_ms, r.raw_ms, r.ratio,
-                cores(r.foreign_cores));
+                "ratio {:.2f}; back to back {:.2f} ms, ratio {:.2f} (foreign load {})\n",
+                r.config.batch, r.config.threads, r.step_ms, r.raw_ms, r.ratio, r.sequence_ms,
+                r.sequence_ratio, cores(r.foreign_cores));
     } catch (const ng::Error& e) {
         fmt::print(stderr, "benchmark: {}\n", e.what());
         return 1;

@@ -191,4 +191,14 @@ std::vector<RawLayer> RawStep::time(int iterations, int warmup) {
     return times;
 }
 
+double RawStep::time_sequence(int iterations) {
+    const std::vector<Layer>& layers = primitives_->layers;
+    return median_ms(iterations, [&] {
+        for (const Layer& layer : layers)
+            for (const auto& primitive : layer.forward) primitive();
+        for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer)
+            for (const auto& primitive : layer->backward) primitive();
+    });
+}
+
 }  // namespace bench

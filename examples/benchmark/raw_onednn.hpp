@@ -31,6 +31,12 @@ class RawStep {
     // Each layer's passes: the median of `iterations` timed runs after `warmup` untimed ones.
     std::vector<RawLayer> time(int iterations, int warmup);
 
+    // The whole step as one sequence, each primitive once: the layers' forward passes in order,
+    // then their backward passes in reverse order, timed together (the median of `iterations`
+    // runs). Unlike a primitive repeated on its own, each then finds its buffers as a step leaves
+    // them: evicted by the other layers' work.
+    double time_sequence(int iterations);
+
   private:
     struct Primitives;
     std::unique_ptr<Primitives> primitives_;
