@@ -58,9 +58,10 @@ struct Options {
 };
 
 constexpr const char* usage =
-    "usage: benchmark [--batch B] [--threads T] [--steps N] [--warmup N] [--short] "
+    "usage: benchmark [--batch B] [--threads T] [--steps N] [--warmup N] [--rounds N] [--short] "
     "[--unfused]\n"
     "  without --batch and --threads: B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread\n"
+    "  --rounds: the timed steps alternate with the raw primitives in N rounds (default 8)\n"
     "  --short: a run of a few seconds (one configuration, few steps), to prove it works\n"
     "  --unfused: relu as its own pass both ways (outputs named), for comparison\n";
 
@@ -75,7 +76,7 @@ bool parse_positive(const char* text, int64_t& out) {
 
 // Returns false (after printing why) when the arguments are wrong.
 bool parse(int argc, char** argv, Options& options) {
-    int64_t batch = 0, threads = 0, steps = 0, warmup = -1;
+    int64_t batch = 0, threads = 0, steps = 0, warmup = -1, rounds = 0;
     bool short_run = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -95,6 +96,7 @@ bool parse(int argc, char** argv, Options& options) {
                           : arg == "--threads" ? &threads
                           : arg == "--steps"   ? &steps
                           : arg == "--warmup"  ? &warmup
+                          : arg == "--rounds"  ? &rounds
                                                : nullptr;
         if (!target) {
             fmt::print(stderr, "benchmark: unknown argument '{}'\n{}", arg, usage);
@@ -116,6 +118,7 @@ bool parse(int argc, char** argv, Options& options) {
     }
     if (steps > 0) options.steps = static_cast<int>(steps);
     if (warmup >= 0) options.warmup = static_cast<int>(warmup);
+    if (rounds > 0) options.rounds = static_cast<int>(rounds);
     if (batch > 0 || threads > 0 || short_run)
         options.configs = {{batch > 0 ? batch : 64, threads > 0 ? static_cast<int>(threads) : 2}};
     else
