@@ -141,9 +141,16 @@ class Program {
                                    .stride = size2(0, 3),
                                    .padding = padding(),
                                    .ties = static_cast<TiePolicy>(choices_.range(0, 2))};
-                const Var x = top();
-                if (is_floating(x.dtype()) && x.rank() == 4) note_ties(x, o);
-                return push(max_pool2d(x, o));
+                if (is_floating(top().dtype()) && top().rank() == 4) note_ties(top(), o);
+                if (top().op_name() != "relu" || !pool_accepts(top(), o))
+                    return push(max_pool2d(top(), o));
+                // pool(relu(...)): the relu's output leaves the stack for the pool. In float32
+                // the pool takes over the relu's gradient mask (ops/pool.hpp); float64 keeps the
+                // relu's own backward, so the comparison checks the fold too.
+                Var relu_output = std::move(stack_.back());
+                stack_.pop_back();
+                if (dtype_ == f32) return push(max_pool2d(std::move(relu_output), o));
+                return push(max_pool2d(relu_output, o));
             }
             case 9: {
                 AvgPool2dOptions o{.kernel = size2(1, 3),
@@ -262,6 +269,17 @@ class Program {
                 return push(softmax_cross_entropy(x, labels));
             }
         }
+    }
+
+    // Whether max_pool2d takes x with these options (checked before x leaves the stack).
+    static bool pool_accepts(const Var& x, const MaxPool2dOptions& o) {
+        if (!is_floating(x.dtype()) || x.rank() != 4) return false;
+        try {
+            (void)max_pool2d(x.detach(), o);
+        } catch (const Error&) {
+            return false;
+        }
+        return true;
     }
 
     // Marks the run when some window's two largest values are close: float32 may then pick
