@@ -187,3 +187,20 @@ TEST_CASE("no fold when the relu output has another consumer, or is not a relu's
                          Error);
     CHECK(folds_so_far() == before);
 }
+
+TEST_CASE("the MaxPool2d layer folds an expiring relu output too") {
+    Generator gen(35);
+    const MaxPool2d pool({.kernel = 2, .stride = 2});
+    const Tensor x_value = tied_values({2, 6, 6, 3}, f32, gen);
+    const Tensor dy = uniform({2, 3, 3, 3}, -1, 1, f32, gen);
+    const int64_t before = folds_so_far();
+    const Result separate = run(x_value, dy, [&](const Var& v) {
+        const Var h = relu(v);
+        return pool(h);
+    });
+    CHECK(folds_so_far() == before);
+    const Result folded = run(x_value, dy, [&](const Var& v) { return pool(relu(v)); });
+    CHECK(folds_so_far() == before + 1);
+    CHECK(equal(folded.y, separate.y));
+    CHECK(same_values(folded.dx, separate.dx));
+}
