@@ -292,21 +292,27 @@ Var record_deferred(std::string_view op, Shape shape, DType dtype,
     return out;
 }
 
+namespace {
+
+// Whether `x` is the only handle to its variable, so that an op given it may fuse with the op that
+// produced it. Never under anomaly detection, which checks each op on its own.
+bool fusable_expiring(const Var& x) {
+    return x.node() && x.node().use_count() == 1 && !anomaly_detection_enabled();
+}
+
+}  // namespace
+
 Tensor run_deferred_fused(const Var& x, FusedActivation activation) {
-    const std::shared_ptr<VarNode>& node = x.node();
     // A handle this thread's deferred_output locks for a moment counts too: then no fusion.
-    if (!node || !node->pending.load(std::memory_order_acquire) || node.use_count() != 1 ||
-        anomaly_detection_enabled() || !node->run_deferred(activation))
+    if (!fusable_expiring(x) || !x.node()->pending.load(std::memory_order_acquire) ||
+        !x.node()->run_deferred(activation))
         return Tensor{};
-    return node->value;
+    return x.node()->value;
 }
 
 TapeRecord* producer_of_expiring(const Var& x) {
-    const std::shared_ptr<VarNode>& node = x.node();
-    if (!node || node.use_count() != 1 || !node->producer || node->producer->freed ||
-        anomaly_detection_enabled())
-        return nullptr;
-    return node->producer.get();
+    if (!fusable_expiring(x) || !x.node()->producer || x.node()->producer->freed) return nullptr;
+    return x.node()->producer.get();
 }
 
 NoGradGuard::NoGradGuard() : previous_(grad_mode) {

@@ -16,8 +16,8 @@ void check_floating(std::string_view op, const Var& x) {
 // y = max over each window (padding never wins); dx: dy to the window's maxima per options.ties,
 // summed over the windows an element wins. With relu_input, x = relu(z) has this op as its only
 // consumer: each maximum's relu mask [x > 0] is [y > 0], since the maximum is the winner's value,
-// so the mask is applied to dy (the size of y) instead of to dx (the size of x), bit for bit the
-// same gradient, and the relu passes dx on unchanged.
+// so the mask is applied to dy (the size of y) instead of to dx (the size of x), the same
+// gradient, and the relu passes dx on unchanged.
 Var record_max_pool2d(const Var& x, const MaxPool2dOptions& options, bool relu_input) {
     check_floating("max_pool2d", x);
     auto plan = kernels::max_pool_plan(x.shape(), options);
