@@ -9,21 +9,7 @@
 
 #include "core/memory.hpp"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NALGRAD_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NALGRAD_ASAN 1
-#endif
-
-#if defined(NALGRAD_ASAN)
-#include <sanitizer/asan_interface.h>
-#else
-#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
-#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
-#endif
+#include "core/asan.hpp"
 
 namespace nalgrad {
 namespace {
@@ -78,7 +64,7 @@ class CachingAllocator {
             ::operator delete (block, std::align_val_t{alignment});
             return;
         }
-        ASAN_POISON_MEMORY_REGION(block, size);
+        NALGRAD_POISON(block, size);
         stats_.bytes_cached += size;
     }
 
@@ -106,8 +92,8 @@ class CachingAllocator {
     }
 
     static void* addressable(void* block, std::size_t bytes, std::size_t size) {
-        ASAN_POISON_MEMORY_REGION(block, size);
-        ASAN_UNPOISON_MEMORY_REGION(block, bytes);
+        NALGRAD_POISON(block, size);
+        NALGRAD_UNPOISON(block, bytes);
         return block;
     }
 
@@ -128,7 +114,7 @@ class CachingAllocator {
     void free_one(std::size_t size, std::vector<void*>& blocks) noexcept {
         void* block = blocks.back();
         blocks.pop_back();
-        ASAN_UNPOISON_MEMORY_REGION(block, size);
+        NALGRAD_UNPOISON(block, size);
         ::operator delete (block, std::align_val_t{alignment});
         stats_.bytes_cached -= size;
     }
@@ -140,12 +126,6 @@ class CachingAllocator {
 
 // Never destroyed: tensors held by static or thread-local objects may be freed after they would be.
 CachingAllocator& caching_allocator() {
-    static CachingAllocator* instance = new CachingAllocator;
-    return *instance;
-}
-// The small objects that hold tensor data (Storage and its reference count), apart from the
-// data's figures.
-CachingAllocator& object_cache() {
     static CachingAllocator* instance = new CachingAllocator;
     return *instance;
 }
@@ -173,14 +153,6 @@ void release(void* block, std::size_t bytes) noexcept {
     if (block) caching_allocator().release(block, bytes);
 }
 
-void* allocate_object(std::size_t bytes) {
-    return object_cache().allocate(bytes);
-}
-
-void release_object(void* object, std::size_t bytes) noexcept {
-    if (object) object_cache().release(object, bytes);
-}
-
 }  // namespace allocator
 
 MemoryStats memory_stats() {
@@ -189,7 +161,6 @@ MemoryStats memory_stats() {
 
 void empty_cache() {
     caching_allocator().empty();
-    object_cache().empty();
 }
 
 }  // namespace nalgrad

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/allocator.hpp"
+#include "core/block_pool.hpp"
 #include "core/random.hpp"
 #include "core/runtime.hpp"
 
@@ -65,7 +66,7 @@ void fail_not_floating(std::string_view op, DType d) {
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(shape), dtype_(dtype) {
     check_shape(shape, "tensor");
-    storage_ = std::allocate_shared<Storage>(allocator::ObjectAllocator<Storage>{}, nbytes());
+    storage_ = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>{}, nbytes());
 }
 
 void Tensor::check_dtype(DType wanted) const {

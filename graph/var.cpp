@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "core/block_pool.hpp"
 #include "core/kernels/elementwise.hpp"
-#include "graph/block_pool.hpp"
 
 namespace nalgrad {
 namespace {

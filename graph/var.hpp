@@ -23,19 +23,18 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/block_pool.hpp"
 #include "core/fused_activation.hpp"
 #include "core/tensor.hpp"
 #include "graph/anomaly.hpp"
 #include "graph/backward_fn.hpp"
-#include "graph/block_pool.hpp"
 
 namespace nalgrad {
 
 struct TapeRecord;
 
-// A forward waiting for the first read of its output (record_deferred).
-// An output's forward that has not run yet. The op's callable lives in the (pooled) object itself,
-// so deferring allocates nothing once warm.
+// An output's forward that has not run yet (record_deferred). The op's callable lives in the
+// (pooled) object itself, so deferring allocates nothing once warm.
 struct DeferredForward {
     std::mutex running;  // concurrent reads of one variable stay safe: one runs the forward
     virtual ~DeferredForward() = default;
@@ -112,7 +111,7 @@ class Var {
     std::shared_ptr<VarNode> node_;
 };
 
-// Nodes and records live in a recycling pool (graph/block_pool.hpp), and their lists inline, so
+// Nodes and records live in a recycling pool (core/block_pool.hpp), and their lists inline, so
 // that recording an op allocates nothing once a first step has run.
 struct TapeRecord {
     std::string_view op;  // a string literal

@@ -14,7 +14,7 @@
 
 #include <nalgrad/nalgrad.hpp>
 
-#include "graph/block_pool.hpp"
+#include "core/block_pool.hpp"
 
 using namespace nalgrad;
 

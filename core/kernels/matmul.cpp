@@ -198,12 +198,8 @@ Tensor onednn_product(const Tensor& a, const Tensor& b, Transposed transposed, c
             dnnl::matmul::primitive_desc(desc, onednn::default_attr(), onednn::engine()));
     });
     Tensor c({e.m, e.n}, f32);
-    if (bias.defined())
-        product.run({onednn::arg(DNNL_ARG_SRC, a), onednn::arg(DNNL_ARG_WEIGHTS, b),
-                     onednn::arg(DNNL_ARG_BIAS, bias), onednn::arg(DNNL_ARG_DST, c)});
-    else
-        product.run({onednn::arg(DNNL_ARG_SRC, a), onednn::arg(DNNL_ARG_WEIGHTS, b),
-                     onednn::arg(DNNL_ARG_DST, c)});
+    product.run({onednn::arg(DNNL_ARG_SRC, a), onednn::arg(DNNL_ARG_WEIGHTS, b),
+                 onednn::optional_arg(DNNL_ARG_BIAS, bias), onednn::arg(DNNL_ARG_DST, c)});
     return c;
 }
 

@@ -99,7 +99,8 @@ void Primitive::run(std::initializer_list<Arg> args) const {
         }
         ++n;
     };
-    for (const Arg& a : args) add(a.id, const_cast<void*>(a.data));
+    for (const Arg& a : args)
+        if (a.data) add(a.id, const_cast<void*>(a.data));  // null: an optional_arg left out
     if (scratchpad_bytes_ > 0) add(DNNL_ARG_SCRATCHPAD, scratchpad(scratchpad_bytes_));
     dnnl::error::wrap_c_api(
         dnnl_primitive_execute(primitive_.get(), stream().get(), n, c_args.data()),

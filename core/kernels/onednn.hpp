@@ -40,6 +40,11 @@ struct Arg {
 inline Arg arg(int id, const Tensor& t) {
     return {id, t.raw()};
 }
+// An argument the primitive was made with only when `t` is defined (a bias, a workspace): an
+// undefined `t` is left out of the run.
+inline Arg optional_arg(int id, const Tensor& t) {
+    return {id, t.defined() ? t.raw() : nullptr};
+}
 
 // A primitive ready to run, with one reusable oneDNN memory per argument. Making a dnnl::memory
 // and passing arguments as std::unordered_map allocate on every call; run() instead points the

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "core/allocator.hpp"
+#include "core/block_pool.hpp"
 #include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
 
@@ -198,11 +198,9 @@ Tensor onednn_forward(const PoolPlan& plan, const OnednnPooling& p, const Tensor
     if (workspace) {
         const auto floats = static_cast<int64_t>((p.workspace_bytes + 3) / 4);
         *workspace = Tensor({std::max<int64_t>(1, floats)}, f32);
-        p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y),
-                       onednn::arg(DNNL_ARG_WORKSPACE, *workspace)});
-    } else {
-        p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y)});
     }
+    p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y),
+                   onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
     return y;
 }
 
@@ -210,11 +208,8 @@ Tensor onednn_backward(const PoolPlan& plan, const OnednnPooling& p, const Tenso
                        const Tensor* workspace) {
     const Window2d& g = plan.window;
     Tensor dx({g.batch, g.in_h, g.in_w, g.channels}, f32);
-    if (workspace)
-        p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx),
-                        onednn::arg(DNNL_ARG_WORKSPACE, *workspace)});
-    else
-        p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx)});
+    p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx),
+                    onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
     return dx;
 }
 
@@ -338,8 +333,8 @@ class MaxPoolSaved {
 
 MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, const Tensor& x,
                                Purpose purpose) {
-    // From the allocator's object cache: one per max pooling in every training step.
-    auto saved = std::allocate_shared<MaxPoolSaved>(allocator::ObjectAllocator<MaxPoolSaved>{});
+    // From the block pool: one per max pooling in every training step.
+    auto saved = std::allocate_shared<MaxPoolSaved>(detail::PoolAllocator<MaxPoolSaved>{});
     saved->plan = plan;
     Tensor y;
     // oneDNN's max pooling is `first`; for `all` and `split` its forward values still serve, and

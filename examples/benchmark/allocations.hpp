@@ -14,6 +14,18 @@ struct AllocationCount {
     // operator new's are not among.
     uint64_t malloc_calls = 0;
     uint64_t malloc_bytes = 0;
+
+    AllocationCount& operator+=(const AllocationCount& o) {
+        calls += o.calls;
+        bytes += o.bytes;
+        malloc_calls += o.malloc_calls;
+        malloc_bytes += o.malloc_bytes;
+        return *this;
+    }
+    friend AllocationCount operator-(const AllocationCount& a, const AllocationCount& b) {
+        return {a.calls - b.calls, a.bytes - b.bytes, a.malloc_calls - b.malloc_calls,
+                a.malloc_bytes - b.malloc_bytes};
+    }
 };
 
 AllocationCount allocations_so_far();

@@ -430,10 +430,7 @@ Result run_config(const Config& config, const Options& options) {
         }
         const bench::AllocationCount after = bench::allocations_so_far();
         faults += bench::page_faults() - faults_before;
-        allocations.calls += after.calls - before.calls;
-        allocations.bytes += after.bytes - before.bytes;
-        allocations.malloc_calls += after.malloc_calls - before.malloc_calls;
-        allocations.malloc_bytes += after.malloc_bytes - before.malloc_bytes;
+        allocations += after - before;
 
         raw_rounds.push_back(raw_step.time(options.raw_iterations, 1));
         double raw_sum = 0;

@@ -1,17 +1,10 @@
-#include "graph/block_pool.hpp"
+#include "core/block_pool.hpp"
 
 #include <array>
 #include <mutex>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define NALGRAD_POISON(address, bytes) ASAN_POISON_MEMORY_REGION(address, bytes)
-#define NALGRAD_UNPOISON(address, bytes) ASAN_UNPOISON_MEMORY_REGION(address, bytes)
-#else
-#define NALGRAD_POISON(address, bytes) ((void)(address), (void)(bytes))
-#define NALGRAD_UNPOISON(address, bytes) ((void)(address), (void)(bytes))
-#endif
+#include "core/asan.hpp"
 
 namespace nalgrad::detail {
 namespace {
