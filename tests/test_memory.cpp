@@ -67,6 +67,28 @@ TEST_CASE("memory: data stays 64-byte aligned, and zero-size tensors get storage
     CHECK(empty_one.to_vector().empty());
 }
 
+TEST_CASE("memory: blocks of 2 MiB and more start on a huge-page boundary and hold every byte") {
+    // They come from mmap (advised for transparent huge pages), not from operator new; a block
+    // whose size is not a multiple of 2 MiB ends on small pages, and all of it is usable.
+    constexpr std::uintptr_t huge_page = std::uintptr_t{2} << 20;
+    for (int64_t floats : {int64_t{1} << 19, (int64_t{5} << 18) + 3, int64_t{1638400}}) {
+        Tensor t({floats}, f32);
+        CHECK(reinterpret_cast<std::uintptr_t>(t.raw()) % huge_page == 0);
+        float* data = t.data<float>();
+        for (int64_t i = 0; i < floats; ++i) data[i] = static_cast<float>(i % 251);
+        CHECK(data[0] == 0.0f);
+        CHECK(data[floats - 1] == static_cast<float>((floats - 1) % 251));
+    }
+    // A block just below 2 MiB stays on the ordinary path: 64-byte aligned.
+    Tensor below({(int64_t{1} << 19) - 1024}, f32);
+    CHECK(reinterpret_cast<std::uintptr_t>(below.raw()) % 64 == 0);
+    // Released to the system and mapped afresh, a large block still works.
+    empty_cache();
+    Tensor again = full({int64_t{3} << 18}, 1.5);
+    CHECK(again.at(0) == 1.5);
+    CHECK(again.at((int64_t{3} << 18) - 1) == 1.5);
+}
+
 TEST_CASE("memory: empty_cache returns every cached byte and leaves tensors in use alone") {
     Tensor kept = full({1000}, 2.0);
     { Tensor freed({3000}, f32); }
