@@ -51,7 +51,9 @@ void* system_allocate(std::size_t size) noexcept {
     return block;
 }
 
+// Gives a block back to the system, unpoisoned first: a later block may reuse the addresses.
 void system_free(void* block, std::size_t size) noexcept {
+    NALGRAD_UNPOISON(block, size);
     if (size < huge_page)
         ::operator delete (block, std::align_val_t{alignment});
     else
@@ -156,7 +158,6 @@ class CachingAllocator {
     void free_one(std::size_t size, std::vector<void*>& blocks) noexcept {
         void* block = blocks.back();
         blocks.pop_back();
-        NALGRAD_UNPOISON(block, size);
         system_free(block, size);
         stats_.bytes_cached -= size;
     }
