@@ -19,16 +19,13 @@ Adam::Adam(std::string_view name, ParameterList parameters, const AdamOptions& o
     check_option(options.weight_decay >= 0, "weight_decay must be >= 0", options.weight_decay);
 }
 
-void Adam::update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                  int64_t step) {
-    kernels::adam_update(param, grad, buffers[0], buffers[1],
-                         {.lr = lr(),
-                          .beta1 = options_.betas.first,
-                          .beta2 = options_.betas.second,
-                          .eps = options_.eps,
-                          .weight_decay = options_.weight_decay,
-                          .decoupled_weight_decay = decoupled_weight_decay_,
-                          .step = step});
+void Adam::update(const kernels::ParameterUpdate* parameters, std::size_t count) {
+    kernels::adam_update({parameters, count}, {.lr = lr(),
+                                               .beta1 = options_.betas.first,
+                                               .beta2 = options_.betas.second,
+                                               .eps = options_.eps,
+                                               .weight_decay = options_.weight_decay,
+                                               .decoupled_weight_decay = decoupled_weight_decay_});
 }
 
 AdamW::AdamW(ParameterList parameters, const AdamWOptions& options)

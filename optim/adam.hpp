@@ -37,8 +37,7 @@ class Adam : public Optimizer {
          bool decoupled_weight_decay);
 
   private:
-    void update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                int64_t step) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
     AdamOptions options_;
     bool decoupled_weight_decay_;
 };

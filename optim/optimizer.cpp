@@ -60,6 +60,10 @@ void Optimizer::set_lr(double lr) {
 
 void Optimizer::step() {
     NoGradGuard no_grad;
+    // Every parameter is checked before any is updated. The list is reused from step to step, so
+    // a steady step allocates nothing.
+    thread_local std::vector<kernels::ParameterUpdate> updates;
+    updates.clear();
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
         const Tensor& param = parameters_[i].value();
         const Tensor& grad = parameters_[i].grad();
@@ -73,20 +77,29 @@ void Optimizer::step() {
             for (std::size_t b = 0; b < buffer_names_.size(); ++b)
                 slot.buffers.push_back(zeros(param.shape(), param.dtype()));
         }
-        ++slot.steps;
-        update(param, grad, slot.buffers, slot.steps);
-        param.bump_version();
+        updates.push_back(
+            {.param = &param, .grad = &grad, .state = slot.buffers.data(), .step = slot.steps + 1});
+    }
+    if (updates.empty()) return;
+    update(updates.data(), updates.size());
+    for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        if (!parameters_[i].grad().defined()) continue;
+        ++slots_[i].steps;
+        parameters_[i].value().bump_version();
     }
 }
 
 void Optimizer::zero_grad(ZeroGrad how) {
+    thread_local std::vector<const Tensor*> grads;
+    grads.clear();
     for (Var& p : parameters_) {
         if (!p.grad().defined()) continue;
         if (how == ZeroGrad::set_to_none)
             p.zero_grad();
         else
-            kernels::fill_zero(p.grad());
+            grads.push_back(&p.grad());
     }
+    kernels::fill_zero(grads);
 }
 
 State Optimizer::state() const {

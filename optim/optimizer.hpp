@@ -6,6 +6,7 @@
 // with no tape recording, and bumps its version so caches of reordered weights notice. Parameters
 // that never received a gradient are skipped, as in PyTorch.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -16,6 +17,10 @@
 
 #include "graph/var.hpp"
 #include "nn/parameters.hpp"
+
+namespace nalgrad::kernels {
+struct ParameterUpdate;  // core/kernels/optim.hpp
+}
 
 namespace nalgrad::optim {
 
@@ -66,10 +71,10 @@ class Optimizer {
     Optimizer(std::string_view name, ParameterList parameters, double lr,
               std::vector<std::string> buffers);
 
-    // Updates one parameter in place. `buffers` follow the constructor's order; they are zeros
-    // before the first update (first_step true). `step` counts this update, from 1.
-    virtual void update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                        int64_t step) = 0;
+    // Updates, in place, the `count` parameters that have a gradient this step, all in one call
+    // (the kernels run them as one parallel loop). Each entry's state is its buffers in the
+    // constructor's order, zeros before its first update; its step counts this update, from 1.
+    virtual void update(const kernels::ParameterUpdate* parameters, std::size_t count) = 0;
 
     // For option checks: fail(name(), ...) with the optimizer's name.
     void check_option(bool ok, std::string_view what, double value) const;

@@ -24,18 +24,13 @@ RMSprop::RMSprop(ParameterList parameters, const RMSpropOptions& options)
     check_option(options.weight_decay >= 0, "weight_decay must be >= 0", options.weight_decay);
 }
 
-void RMSprop::update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                     int64_t) {
-    const bool momentum = options_.momentum > 0;
-    kernels::rmsprop_update(param, grad, buffers[0],
-                            options_.centered ? buffers[momentum ? 2 : 1] : Tensor{},
-                            momentum ? buffers[1] : Tensor{},
-                            {.lr = lr(),
-                             .alpha = options_.alpha,
-                             .eps = options_.eps,
-                             .weight_decay = options_.weight_decay,
-                             .momentum = options_.momentum,
-                             .centered = options_.centered});
+void RMSprop::update(const kernels::ParameterUpdate* parameters, std::size_t count) {
+    kernels::rmsprop_update({parameters, count}, {.lr = lr(),
+                                                  .alpha = options_.alpha,
+                                                  .eps = options_.eps,
+                                                  .weight_decay = options_.weight_decay,
+                                                  .momentum = options_.momentum,
+                                                  .centered = options_.centered});
 }
 
 }  // namespace nalgrad::optim

@@ -27,8 +27,7 @@ class RMSprop : public Optimizer {
     const RMSpropOptions& options() const { return options_; }
 
   private:
-    void update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                int64_t step) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
     RMSpropOptions options_;
 };
 

@@ -19,15 +19,12 @@ SGD::SGD(ParameterList parameters, const SGDOptions& options)
              options.momentum, options.dampening);
 }
 
-void SGD::update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                 int64_t step) {
-    kernels::sgd_update(param, grad, buffers.empty() ? Tensor{} : buffers[0],
-                        {.lr = lr(),
-                         .momentum = options_.momentum,
-                         .dampening = options_.dampening,
-                         .weight_decay = options_.weight_decay,
-                         .nesterov = options_.nesterov,
-                         .first_step = step == 1});
+void SGD::update(const kernels::ParameterUpdate* parameters, std::size_t count) {
+    kernels::sgd_update({parameters, count}, {.lr = lr(),
+                                              .momentum = options_.momentum,
+                                              .dampening = options_.dampening,
+                                              .weight_decay = options_.weight_decay,
+                                              .nesterov = options_.nesterov});
 }
 
 }  // namespace nalgrad::optim

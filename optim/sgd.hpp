@@ -24,8 +24,7 @@ class SGD : public Optimizer {
     const SGDOptions& options() const { return options_; }
 
   private:
-    void update(const Tensor& param, const Tensor& grad, const std::vector<Tensor>& buffers,
-                int64_t step) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
     SGDOptions options_;
 };
 

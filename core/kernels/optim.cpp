@@ -1,6 +1,7 @@
 #include "core/kernels/optim.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/runtime.hpp"
 
@@ -23,15 +24,6 @@ T* data_or_null(const Tensor& t) {
 }
 
 }  // namespace
-
-void fill_zero(const Tensor& t) {
-    visit_float("zero_grad", t.dtype(), [&]<typename T>(T) {
-        T* x = t.data<T>();
-        parallel_for(t.numel(), 1, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) x[i] = T(0);
-        });
-    });
-}
 
 namespace {
 
@@ -80,9 +72,9 @@ void sgd_span_plain(T* __restrict p, const T* __restrict g, int64_t n, T lr, T w
 
 template <typename T>
 void adam_span(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n,
-               const AdamCoefficients& c) {
-    const double correction1 = 1 - std::pow(c.beta1, static_cast<double>(c.step));
-    const double correction2 = 1 - std::pow(c.beta2, static_cast<double>(c.step));
+               const AdamCoefficients& c, int64_t step) {
+    const double correction1 = 1 - std::pow(c.beta1, static_cast<double>(step));
+    const double correction2 = 1 - std::pow(c.beta2, static_cast<double>(step));
     const T step_size = T(c.lr / correction1);
     const T correction2_sqrt = T(std::sqrt(correction2));
     const T beta1 = T(c.beta1), beta2 = T(c.beta2), eps = T(c.eps);
@@ -127,66 +119,75 @@ void rmsprop_span(T* __restrict p, const T* __restrict g, T* __restrict sq, T* _
     }
 }
 
-// Offsets a possibly null state pointer to a chunk.
-template <typename T>
-T* at(T* base, int64_t offset) {
-    return base ? base + offset : nullptr;
+// Calls body(parameter, p, g, state, n) with typed pointers to a part [begin, end) of one
+// parameter's elements (state: the parameter's buffers, offset alike), for parts covering every
+// element of every parameter, from one parallel loop over all of them. Subnormals are flushed
+// while a part runs.
+template <typename Body>
+void for_each_part(std::string_view op, std::span<const ParameterUpdate> parameters, int64_t cost,
+                   int state_count, Body&& body) {
+    parallel_for_parts(
+        parameters.size(), [&](std::size_t i) { return parameters[i].param->numel(); }, cost,
+        [&](std::size_t i, int64_t begin, int64_t end) {
+            const ParameterUpdate& u = parameters[i];
+            const FlushSubnormals flush;
+            visit_float(op, u.param->dtype(), [&]<typename T>(T) {
+                constexpr int max_state = 3;
+                T* state[max_state] = {};
+                for (int s = 0; s < state_count && s < max_state; ++s)
+                    state[s] = u.state[s].template data<T>() + begin;
+                body(u, u.param->data<T>() + begin, u.grad->data<T>() + begin, state, end - begin);
+            });
+        });
 }
 
 }  // namespace
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                const SgdCoefficients& c) {
-    visit_float("SGD", param.dtype(), [&]<typename T>(T) {
-        T* p = param.data<T>();
-        const T* g = grad.data<T>();
-        T* buf = data_or_null<T>(momentum_buffer);
-        parallel_for(param.numel(), cheap, [&](int64_t begin, int64_t end) {
-            const FlushSubnormals flush;
-            const int64_t n = end - begin;
+void fill_zero(std::span<const Tensor* const> tensors) {
+    // All bits zero is +0 in float and double alike.
+    parallel_for_parts(
+        tensors.size(), [&](std::size_t i) { return tensors[i]->numel(); }, 1,
+        [&](std::size_t i, int64_t begin, int64_t end) {
+            const auto size = static_cast<int64_t>(dtype_size(tensors[i]->dtype()));
+            std::memset(static_cast<char*>(tensors[i]->raw()) + begin * size, 0,
+                        static_cast<std::size_t>((end - begin) * size));
+        });
+}
+
+void sgd_update(std::span<const ParameterUpdate> parameters, const SgdCoefficients& c) {
+    for_each_part(
+        "SGD", parameters, cheap, c.momentum != 0 ? 1 : 0,
+        [&]<typename T>(const ParameterUpdate& u, T* p, const T* g, T* const* state, int64_t n) {
             const T lr = T(c.lr), wd = T(c.weight_decay), momentum = T(c.momentum);
             const T keep = T(1 - c.dampening);
+            const bool first = u.step == 1;
             if (c.momentum == 0)
-                sgd_span_plain<T>(p + begin, g + begin, n, lr, wd);
+                sgd_span_plain<T>(p, g, n, lr, wd);
             else if (c.nesterov)
-                sgd_span<T, true>(p + begin, g + begin, buf + begin, n, lr, wd, momentum, keep,
-                                  c.first_step);
+                sgd_span<T, true>(p, g, state[0], n, lr, wd, momentum, keep, first);
             else
-                sgd_span<T, false>(p + begin, g + begin, buf + begin, n, lr, wd, momentum, keep,
-                                   c.first_step);
+                sgd_span<T, false>(p, g, state[0], n, lr, wd, momentum, keep, first);
         });
-    });
 }
 
-void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
-                 const Tensor& exp_avg_sq, const AdamCoefficients& c) {
-    visit_float("Adam", param.dtype(), [&]<typename T>(T) {
-        T* p = param.data<T>();
-        const T* g = grad.data<T>();
-        T* m = exp_avg.data<T>();
-        T* v = exp_avg_sq.data<T>();
-        parallel_for(param.numel(), with_sqrt, [&](int64_t begin, int64_t end) {
-            const FlushSubnormals flush;
-            adam_span<T>(p + begin, g + begin, m + begin, v + begin, end - begin, c);
+void adam_update(std::span<const ParameterUpdate> parameters, const AdamCoefficients& c) {
+    for_each_part(
+        "Adam", parameters, with_sqrt, 2,
+        [&]<typename T>(const ParameterUpdate& u, T* p, const T* g, T* const* state, int64_t n) {
+            adam_span<T>(p, g, state[0], state[1], n, c, u.step);
         });
-    });
 }
 
-void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg,
-                    const Tensor& grad_avg, const Tensor& momentum_buffer,
-                    const RmspropCoefficients& c) {
-    visit_float("RMSprop", param.dtype(), [&]<typename T>(T) {
-        T* p = param.data<T>();
-        const T* g = grad.data<T>();
-        T* sq = square_avg.data<T>();
-        T* mean = data_or_null<T>(grad_avg);
-        T* buf = data_or_null<T>(momentum_buffer);
-        parallel_for(param.numel(), with_sqrt, [&](int64_t begin, int64_t end) {
-            const FlushSubnormals flush;
-            rmsprop_span<T>(p + begin, g + begin, sq + begin, at(mean, begin), at(buf, begin),
-                            end - begin, c);
+void rmsprop_update(std::span<const ParameterUpdate> parameters, const RmspropCoefficients& c) {
+    const bool momentum = c.momentum > 0;
+    const int state_count = 1 + (momentum ? 1 : 0) + (c.centered ? 1 : 0);
+    for_each_part(
+        "RMSprop", parameters, with_sqrt, state_count,
+        [&]<typename T>(const ParameterUpdate&, T* p, const T* g, T* const* state, int64_t n) {
+            T* buf = momentum ? state[1] : nullptr;
+            T* mean = c.centered ? state[momentum ? 2 : 1] : nullptr;
+            rmsprop_span<T>(p, g, state[0], mean, buf, n, c);
         });
-    });
 }
 
 }  // namespace nalgrad::kernels
