@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -57,18 +58,24 @@ void parallel_for(int64_t n, int64_t cost_per_item, Body&& body) {
 
 // Calls body(part, begin, end) over [0, size_of(part)) for every part in [0, parts), as one
 // parallel_for over all their elements together: a task's range may end one part and start the
-// next, so many small parts share tasks and the whole runs as one parallel region.
+// next, so many small parts share tasks and the whole runs as one parallel region. body must not
+// call parallel_for_parts itself.
 template <typename SizeOf, typename Body>
 void parallel_for_parts(std::size_t parts, SizeOf&& size_of, int64_t cost_per_item, Body&& body) {
-    int64_t total = 0;
-    for (std::size_t i = 0; i < parts; ++i) total += size_of(i);
-    parallel_for(total, cost_per_item, [&](int64_t begin, int64_t end) {
-        int64_t offset = 0;  // of part i's first element among all
-        for (std::size_t i = 0; i < parts && offset < end; ++i) {
-            const int64_t size = size_of(i);
-            const int64_t from = std::max(begin, offset), to = std::min(end, offset + size);
-            if (from < to) body(i, from - offset, to - offset);
-            offset += size;
+    // starts[i]: part i's first element among all; starts[parts]: the total. Kept per thread, so
+    // a steady caller allocates nothing.
+    thread_local std::vector<int64_t> this_threads_starts;
+    // A plain reference for the lambda: the workers' own name for it would be their own vector.
+    std::vector<int64_t>& starts = this_threads_starts;
+    starts.assign(1, 0);
+    for (std::size_t i = 0; i < parts; ++i) starts.push_back(starts.back() + size_of(i));
+    parallel_for(starts.back(), cost_per_item, [&](int64_t begin, int64_t end) {
+        // The last part starting at or before begin (skipping empty parts), then onwards.
+        auto i = static_cast<std::size_t>(
+            std::upper_bound(starts.begin(), starts.end() - 1, begin) - starts.begin() - 1);
+        for (; i < parts && starts[i] < end; ++i) {
+            const int64_t from = std::max(begin, starts[i]), to = std::min(end, starts[i + 1]);
+            if (from < to) body(i, from - starts[i], to - starts[i]);
         }
     });
 }

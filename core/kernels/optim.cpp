@@ -17,16 +17,6 @@ namespace {
 constexpr int64_t cheap = 2;
 constexpr int64_t with_sqrt = 8;
 
-// Typed pointer to an optional tensor: null when undefined.
-template <typename T>
-T* data_or_null(const Tensor& t) {
-    return t.defined() ? t.data<T>() : nullptr;
-}
-
-}  // namespace
-
-namespace {
-
 // Optimizer state decays geometrically where a gradient stays zero (Adam's first moment by beta1
 // each step: the dead units of the example's first dense layer reach float32's subnormal range
 // after about 800 steps, 46% of that layer's state after two epochs), and x86 computes on
