@@ -23,9 +23,9 @@ constexpr std::size_t alignment = 64;
 // state) come straight from mmap, their start aligned to 2 MiB, with MADV_HUGEPAGE: Debian's
 // kernels back only advised memory with transparent huge pages, and a training step streams
 // tens of megabytes through these blocks, which on 4 KiB pages costs a TLB miss every 4 KiB.
-// Measured on lenet-fm at B=64, 2 threads, in turns with and without (8 runs each): nalgrad / raw
-// oneDNN sum 1.105 against 1.135 (medians). The block's tail past its last full huge page stays
-// on 4 KiB pages, so resident memory does not grow by the rounding.
+// Measured on lenet-fm at B=64, 2 threads, the builds with and without in turns (6 runs each):
+// nalgrad / raw oneDNN sum 1.12 against 1.16 (medians). The block's tail past its last full huge
+// page stays on 4 KiB pages, so resident memory does not grow by the rounding.
 constexpr std::size_t huge_page = std::size_t{2} << 20;
 constexpr std::size_t small_page = 4096;
 
