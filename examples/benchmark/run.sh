@@ -61,7 +61,7 @@ done
 if [ -n "$short" ] || [ -n "$batch$threads" ]; then
   configs=("${batch:-64} ${threads:-2}")  # the benchmark's own default for one configuration
 else
-  configs=("64 2" "16 2" "256 2" "64 1")
+  configs=("64 2" "16 2" "256 2" "64 1")  # the benchmark's own list (examples/benchmark/main.cpp)
 fi
 
 with_torch=1
@@ -83,11 +83,7 @@ for ((pair = 1; pair <= pairs; ++pair)); do
     name="${index}_${pair}_${b}_${t}"  # the configuration's place first, so the summary keeps it
     echo
     echo "##### pair $pair of $pairs: B=$b, $t thread(s)"
-    if [ -n "$short" ]; then
-      "$binary" "${passed[@]}" | tee "$work/nalgrad_$name.txt"
-    else
-      "$binary" --batch "$b" --threads "$t" "${passed[@]}" | tee "$work/nalgrad_$name.txt"
-    fi
+    "$binary" --batch "$b" --threads "$t" "${passed[@]}" | tee "$work/nalgrad_$name.txt"
     [ -n "$with_torch" ] || continue
     echo
     echo "PyTorch reference ($shared/torch_lenet.py, OpenBLAS, channels_last and contiguous):"
