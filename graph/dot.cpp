@@ -16,9 +16,8 @@ std::string to_dot(const Var& root) {
         VarNode* node = stack.back();
         stack.pop_back();
         int id = ids[node];
-        const Tensor& value = node->computed_value();
-        const std::string shape = value.shape().str();
-        const std::string dtype(dtype_name(value.dtype()));
+        const std::string shape = node->shape().str();
+        const std::string dtype(dtype_name(node->dtype()));
         if (!node->producer) {
             out += fmt::format("  n{} [shape=ellipse, label=\"{}\\n{} {}\"];\n", id,
                                node->requires_grad ? "param" : "input", dtype, shape);

@@ -99,14 +99,15 @@ void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOpt
         for (std::size_t o = 0; o < dy.size(); ++o)
             if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
 
-        for (std::size_t i = 0; i < rec->inputs.size(); ++i)
-            if (rec->inputs[i]->computed_value().version() != rec->input_versions[i])
+        for (std::size_t i = 0; i < rec->inputs.size(); ++i) {
+            VarNode& input = *rec->inputs[i];
+            if (!input.released && input.computed_value().version() != rec->input_versions[i])
                 fail("backward",
                      "input {} of '{}' ({}, shape {}) was modified in "
                      "place after the op ran (an optimizer step before backward?); its gradient "
                      "would be wrong",
-                     i, rec->op, describe_record(rec->sequence, rec->where),
-                     rec->inputs[i]->computed_value().shape());
+                     i, rec->op, describe_record(rec->sequence, rec->where), input.shape());
+        }
         Grads dx = rec->backward(dy, rec->needed);
         // Drop the output gradients now: a local gradient that is a view of dy (reshape, add)
         // then holds its storage alone, and accumulation takes it instead of copying it.
@@ -120,7 +121,7 @@ void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOpt
             // left the tape, and the sweep would silently stop there.
             if (const auto& producer = rec->inputs[i]->producer; producer && producer->freed)
                 fail_freed(*producer);
-            const Tensor& x = rec->inputs[i]->computed_value();
+            VarNode& x = *rec->inputs[i];
             if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
                 fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,
                      dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
@@ -166,6 +167,33 @@ Var::Var(Tensor value, bool requires_grad) : node_(new_node()) {
     if (!value.defined()) throw Error("Var: the value tensor is undefined");
     node_->value = std::move(value);
     node_->requires_grad = requires_grad;
+    acquire();
+}
+
+void Var::drop() noexcept {
+    if (node_ && node_->handles.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        node_->release_unreachable_value();
+    node_.reset();
+}
+
+const Shape& VarNode::shape() {
+    return released ? producer->output_shapes[0] : computed_value().shape();
+}
+
+DType VarNode::dtype() {
+    return released ? producer->output_dtype : computed_value().dtype();
+}
+
+void VarNode::release_unreachable_value(bool shared_ok) noexcept {
+    // A leaf keeps its value: it is a parameter or an input, not an op's output. A handle may
+    // still be made from a node with none (none is made from a record's inputs), so no handle
+    // means for good.
+    if (!producer || handles.load(std::memory_order_acquire) != 0 ||
+        pending.load(std::memory_order_acquire) || !value.defined() ||
+        (!shared_ok && !value.unique()))
+        return;
+    value = Tensor{};
+    released = true;
 }
 
 bool VarNode::run_deferred(FusedActivation activation) {

@@ -55,10 +55,18 @@ struct DeferredForwardOf final : DeferredForward {
     }
 };
 
+// A node's value lives as long as something can read it. Records hold their inputs' nodes (to
+// route gradients), but not for their values: what a gradient function needs, it saved itself. So
+// once no Var handle reaches an op's output and no other tensor shares its storage, the value is
+// released, as PyTorch frees an intermediate that no gradient function saved (a conv2d output
+// taken by relu, a relu output taken by max_pool2d). Nobody can then read or modify it in place,
+// so the version check has nothing to guard, and its shape and dtype stay on its producer's record.
 struct VarNode {
-    Tensor value;  // undefined while `pending`: read it through computed_value()
+    Tensor value;  // undefined while `pending` or once released: read it through computed_value()
     Tensor grad;   // undefined until a backward reaches this variable
     bool requires_grad = false;
+    bool released = false;                      // the value was released (see above)
+    std::atomic<int32_t> handles{0};            // Var handles on this node
     std::shared_ptr<TapeRecord> producer;       // null for leaves
     std::atomic<bool> pending{false};           // `deferred` has not run yet
     std::shared_ptr<DeferredForward> deferred;  // from the block pool
@@ -69,6 +77,13 @@ struct VarNode {
     }
     // Runs the deferred forward unless it has run; false when it had.
     bool run_deferred(FusedActivation activation);
+    // Also once the value is released.
+    const Shape& shape();
+    DType dtype();
+    // Releases the value if it is an op's output that no handle reaches and no other tensor
+    // shares; `shared_ok`: also when another tensor shares it (the caller knows that one is
+    // unreachable too).
+    void release_unreachable_value(bool shared_ok = false) noexcept;
 };
 
 struct BackwardOptions {
@@ -79,6 +94,22 @@ class Var {
   public:
     Var() = default;
     Var(Tensor value, bool requires_grad = false);  // NOLINT: a tensor is a constant variable
+    // Handles are counted (VarNode::handles): the last one gone may release an op's output.
+    Var(const Var& other) noexcept : node_(other.node_) { acquire(); }
+    Var(Var&& other) noexcept = default;
+    Var& operator=(const Var& other) noexcept {
+        Var copy(other);
+        node_.swap(copy.node_);
+        return *this;
+    }
+    Var& operator=(Var&& other) noexcept {
+        if (this != &other) {
+            drop();
+            node_ = std::move(other.node_);
+        }
+        return *this;
+    }
+    ~Var() { drop(); }
 
     bool defined() const { return node_ != nullptr; }
     const Tensor& value() const;
@@ -105,7 +136,11 @@ class Var {
     const std::shared_ptr<VarNode>& node() const { return node_; }
 
   private:
-    explicit Var(std::shared_ptr<VarNode> node) : node_(std::move(node)) {}
+    explicit Var(std::shared_ptr<VarNode> node) : node_(std::move(node)) { acquire(); }
+    void acquire() const noexcept {
+        if (node_) node_->handles.fetch_add(1, std::memory_order_relaxed);
+    }
+    void drop() noexcept;
     friend struct DeferredOutputs;  // graph/var.cpp: makes a variable whose value is not computed
 
     std::shared_ptr<VarNode> node_;

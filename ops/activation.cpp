@@ -37,6 +37,10 @@ bool detail::take_relu_mask(const Var& y) {
     TapeRecord* producer = producer_of_expiring(y);
     if (!producer || producer->op != relu_op) return false;
     producer->backward = [](const Grads& dy, const Needed&) -> Grads { return {dy[0]}; };
+    // The relu's input is now read by nobody: a fused convolution's output shares y's storage
+    // (the relu ran inside it), which y's only handle, handed to the caller, makes unreachable
+    // too once it goes.
+    producer->inputs[0]->release_unreachable_value(/*shared_ok=*/true);
     ++relu_masks_taken_here;
     return true;
 }

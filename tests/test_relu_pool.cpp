@@ -204,3 +204,36 @@ TEST_CASE("the MaxPool2d layer folds an expiring relu output too") {
     CHECK(equal(folded.y, separate.y));
     CHECK(same_values(folded.dx, separate.dx));
 }
+
+// Once the pool takes the relu's mask, neither the convolution's output nor the relu's (one tensor:
+// the relu ran inside the convolution) is read by anyone, so neither stays in memory until
+// backward: only the pool's output and oneDNN's workspace do.
+TEST_CASE("max_pool2d(relu(conv2d(...))) keeps only the pool's output, not the convolution's") {
+    Generator gen(5);
+    Var x(normal({8, 28, 28, 1}, f32, gen));
+    Var k(normal({5, 5, 1, 32}, f32, gen), true);
+    Var b(normal({32}, f32, gen), true);
+    const int64_t conv_output_bytes = 8 * 28 * 28 * 32 * 4;
+    const auto in_use = [] { return static_cast<int64_t>(memory_stats().bytes_in_use); };
+    const int64_t folds = folds_so_far();
+
+    int64_t before = in_use();
+    Var pooled = max_pool2d(relu(conv2d(x, k, b, {.padding = same})));
+    CHECK(folds_so_far() == folds + 1);
+    CHECK(in_use() - before < conv_output_bytes);
+
+    // The same expression with the relu output named: the fold and the release wait for it.
+    before = in_use();
+    Var named = relu(conv2d(x, k, b, {.padding = same}));
+    Var pooled_named = max_pool2d(named);
+    CHECK(in_use() - before >= conv_output_bytes);
+
+    // Same gradients both ways.
+    sum(pooled).backward();
+    const Tensor dk = k.grad().clone(), db = b.grad().clone();
+    k.zero_grad();
+    b.zero_grad();
+    sum(pooled_named).backward();
+    CHECK(dk.to_vector() == k.grad().to_vector());
+    CHECK(db.to_vector() == b.grad().to_vector());
+}
