@@ -185,12 +185,13 @@ DType VarNode::dtype() {
 }
 
 void VarNode::release_unreachable_value(bool shared_ok) noexcept {
-    // A leaf keeps its value: it is a parameter or an input, not an op's output. A handle may
-    // still be made from a node with none (none is made from a record's inputs), so no handle
-    // means for good.
-    if (!producer || handles.load(std::memory_order_acquire) != 0 ||
-        pending.load(std::memory_order_acquire) || !value.defined() ||
-        (!shared_ok && !value.unique()))
+    // A leaf keeps its value: it is a parameter or an input, not an op's output. No handle is
+    // ever made from a record's inputs, so no handle means for good. Only the thread whose tape
+    // holds the producer releases: its backward reads `released` and the value, so another
+    // thread dropping the last handle meanwhile leaves them alone.
+    if (!producer || tape_thread != std::this_thread::get_id() ||
+        handles.load(std::memory_order_acquire) != 0 || pending.load(std::memory_order_acquire) ||
+        !value.defined() || (!shared_ok && !value.unique()))
         return;
     value = Tensor{};
     released = true;
@@ -284,6 +285,7 @@ std::shared_ptr<TapeRecord> make_record(std::string_view op, std::initializer_li
 void append(const std::shared_ptr<TapeRecord>& rec, const std::shared_ptr<VarNode>& output) {
     output->requires_grad = true;
     output->producer = rec;
+    output->tape_thread = std::this_thread::get_id();
     rec->outputs.push_back(output);
     tape.records.push_back(rec);
     if (tape.records.size() >= tape.compact_at) tape.compact();

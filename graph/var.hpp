@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -68,6 +69,7 @@ struct VarNode {
     bool released = false;                      // the value was released (see above)
     std::atomic<int32_t> handles{0};            // Var handles on this node
     std::shared_ptr<TapeRecord> producer;       // null for leaves
+    std::thread::id tape_thread;                // whose tape holds `producer`
     std::atomic<bool> pending{false};           // `deferred` has not run yet
     std::shared_ptr<DeferredForward> deferred;  // from the block pool
 

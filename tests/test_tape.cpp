@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include <nalgrad/nalgrad.hpp>
 
 using namespace nalgrad;
@@ -165,6 +167,13 @@ TEST_CASE(
     CHECK(dot.find("label=\"add\\nf64 [100000]") != std::string::npos);
     (sum(y) + sum(kept) + sum(r)).backward();
     CHECK(x.grad().to_vector() == std::vector<double>(n, 6.0));
+
+    // the last handle dropped on another thread: kept (this thread's backward may be reading it)
+    Var c = x + x;
+    Var from_c = relu(c);
+    before = in_use();
+    std::thread([handle = std::move(c)]() mutable { handle = Var(); }).join();
+    CHECK(in_use() == before);
 
     // an input the user can still reach is checked for in-place changes as before
     Var b = x + x;
