@@ -152,6 +152,15 @@ TEST_CASE("backward: the message names the op, the input whose gradient broke, a
                                            "record #"),
                          Error);
     CHECK_THROWS_WITH_AS(run_z(), here(line), Error);
+
+    // An input no handle reaches any more (its value released, graph/var.hpp) is described from
+    // its producer's record.
+    Var released_input = nan_gradient(x0 + x0);
+    CHECK(released_input.node()->producer->inputs[0]->released);
+    CHECK_THROWS_WITH_AS(released_input.backward(ones({1, 1}, f32)),
+                         doctest::Contains("input 0 of 1 (f32 [1, 1], the output of 'add', tape "
+                                           "record #"),
+                         Error);
 }
 
 TEST_CASE("backward: finite contributions whose sum overflows, and a non-finite seed") {

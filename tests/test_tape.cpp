@@ -168,6 +168,13 @@ TEST_CASE(
     (sum(y) + sum(kept) + sum(r)).backward();
     CHECK(x.grad().to_vector() == std::vector<double>(n, 6.0));
 
+    // backward twice through a released input (retain_graph): the same gradient twice
+    Var twice = relu(x + x);
+    x.zero_grad();
+    twice.backward(ones({n}, f64), {.retain_graph = true});
+    twice.backward(ones({n}, f64));
+    CHECK(x.grad().to_vector() == std::vector<double>(n, 4.0));
+
     // the last handle dropped on another thread: kept (this thread's backward may be reading it)
     Var c = x + x;
     Var from_c = relu(c);
