@@ -267,6 +267,107 @@ TEST_CASE("sweep: oneDNN float32 agrees with the float64 loops (forward and thre
     }
 }
 
+// conv.cpp runs float32 backward-data as a forward convolution of dy with the kernel flipped in
+// space and its channels swapped, when the stride and dilation are 1, the padding is at most the
+// kernel's extent minus one, and oneDNN picks brgconv for it (AVX-512); otherwise oneDNN's
+// backward-data primitive. Either way dx must match the float64 loops.
+TEST_CASE("backward-data as a forward convolution of the flipped kernel: where, and exact") {
+    struct Case {
+        Config config;
+        bool may_use_forward;
+    };
+    const Case cases[] = {
+        {{.mb = 8,
+          .h = 14,
+          .w = 14,
+          .xchn = 32,
+          .ychn = 64,
+          .kh = 5,
+          .kw = 5,
+          .options = {.padding = same}},
+         true},  // lenet-fm's conv2
+        {{.mb = 8,
+          .h = 28,
+          .w = 28,
+          .xchn = 1,
+          .ychn = 32,
+          .kh = 5,
+          .kw = 5,
+          .options = {.padding = same}},
+         true},  // lenet-fm's conv1
+        {{.mb = 4,
+          .h = 9,
+          .w = 7,
+          .xchn = 16,
+          .ychn = 32,
+          .kh = 2,
+          .kw = 4,
+          .options = {.padding = same}},
+         true},  // even kernels: SAME pads more after than before
+        {{.mb = 4,
+          .h = 9,
+          .w = 8,
+          .xchn = 16,
+          .ychn = 16,
+          .kh = 3,
+          .kw = 3,
+          .options = {.padding = Padding(0, 2, 1, 0)}},
+         true},
+        {{.mb = 4,
+          .h = 9,
+          .w = 8,
+          .xchn = 16,
+          .ychn = 32,
+          .kh = 3,
+          .kw = 3,
+          .options = {.padding = valid}},
+         true},
+        {{.mb = 4,
+          .h = 9,
+          .w = 8,
+          .xchn = 16,
+          .ychn = 32,
+          .kh = 3,
+          .kw = 3,
+          .options = {.stride = 2, .padding = same}},
+         false},  // stride 2: the sums differ
+        {{.mb = 4,
+          .h = 9,
+          .w = 8,
+          .xchn = 16,
+          .ychn = 32,
+          .kh = 3,
+          .kw = 3,
+          .options = {.dilation = 2, .padding = same}},
+         false},
+        {{.mb = 4,
+          .h = 9,
+          .w = 8,
+          .xchn = 16,
+          .ychn = 32,
+          .kh = 2,
+          .kw = 2,
+          .options = {.padding = Padding(2, 0, 0, 0)}},
+         false},  // padding past the kernel's extent minus one: negative padding
+    };
+    const bool brgconv_expected = !isa_capped_to_avx2() && __builtin_cpu_supports("avx512f");
+    Generator gen(77);
+    for (const Case& test : cases) {
+        const Config& c = test.config;
+        CAPTURE(c.str());
+        const Window2d w = conv2d_window(c.x_shape(), c.k_shape(), c.options);
+        const Tensor x = random_input(c.x_shape(), gen), k = random_input(c.k_shape(), gen);
+        const Tensor dy = random_input(w.output_shape(c.ychn), gen);
+        const int64_t before = kernels::conv2d_cache_stats().backward_data_as_forward;
+        const ConvRun got = run_conv(x, k, {}, dy, c.options, f32);
+        const bool used = kernels::conv2d_cache_stats().backward_data_as_forward > before;
+        const ConvRun want = run_conv(x, k, {}, dy, c.options, f64);
+        CHECK(scaled_error(got.dx, want.dx, c.kh * c.kw * c.ychn) <= 1.0);
+        if (!test.may_use_forward || isa_capped_to_avx2()) CHECK_FALSE(used);
+        if (c.h == 14 && brgconv_expected) CHECK(used);  // lenet's conv2 takes it on AVX-512
+    }
+}
+
 TEST_CASE("sweep: the float32 direct loops agree with the float64 loops") {
     const std::vector<Config> configs = sweep_configs(60);
     Generator gen(7);

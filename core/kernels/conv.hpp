@@ -43,13 +43,15 @@ ConvWeightGrads conv2d_backward_weights_direct(const Tensor& x, const Tensor& dy
 
 // This thread's convolution bookkeeping, for tests: oneDNN primitive sets created (one per
 // geometry), user weights reordered into a pass's layout, backward-weights implementations
-// passed over because of a known oneDNN defect (conv.cpp), and forwards (any dtype) that applied
-// a relu to their own output.
+// passed over because of a known oneDNN defect (conv.cpp), forwards (any dtype) that applied
+// a relu to their own output, and float32 backward-data passes run as a forward convolution of
+// the flipped kernel (conv.cpp).
 struct ConvCacheStats {
     int64_t primitive_sets_created = 0;
     int64_t weight_reorders = 0;
     int64_t defective_implementations_skipped = 0;
     int64_t relu_fused_forwards = 0;
+    int64_t backward_data_as_forward = 0;
 };
 ConvCacheStats conv2d_cache_stats();
 
