@@ -303,9 +303,9 @@ struct ConvPrimitives {
     memory::dims weight_dims() const { return {ychn, w.channels, w.kernel_h, w.kernel_w}; }
     memory::desc any_weights() const { return {weight_dims(), memory::data_type::f32, tag::any}; }
 
-    // The flipped kernel's plain layout: logical dims {out = channels, in = ychn, kh, kw}.
-    memory::desc flipped_user_weights() const {
-        return {{w.channels, ychn, w.kernel_h, w.kernel_w}, memory::data_type::f32, tag::hwio};
+    // The flipped kernel: logical dims {out = channels, in = ychn, kh, kw}; the user's is hwio.
+    memory::desc flipped_weights(tag layout) const {
+        return {{w.channels, ychn, w.kernel_h, w.kernel_w}, memory::data_type::f32, layout};
     }
 
     std::optional<BackwardData> backward_data_as_forward() const {
@@ -317,16 +317,20 @@ struct ConvPrimitives {
         const bool unit =
             w.stride_h == 1 && w.stride_w == 1 && w.dilation_h == 1 && w.dilation_w == 1;
         if (!unit || std::min({before[0], before[1], after[0], after[1]}) < 0) return std::nullopt;
-        const memory::desc flipped_any{
-            {w.channels, ychn, w.kernel_h, w.kernel_w}, memory::data_type::f32, tag::any};
-        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
-                                          dnnl::algorithm::convolution_direct, dst, flipped_any,
-                                          src, strides, dilates, before, after);
-        dnnl::convolution_forward::primitive_desc pd(d, onednn::default_attr(), onednn::engine());
-        if (onednn::implementation(pd).rfind("brg", 0) != 0) return std::nullopt;
-        return BackwardData{onednn::Primitive(pd), pd.weights_desc(),
-                            WeightReorder::between(flipped_user_weights(), pd.weights_desc()),
-                            true};
+        try {
+            dnnl::convolution_forward::desc d(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, dst,
+                flipped_weights(tag::any), src, strides, dilates, before, after);
+            dnnl::convolution_forward::primitive_desc pd(d, onednn::default_attr(),
+                                                         onednn::engine());
+            if (onednn::implementation(pd).rfind("brg", 0) != 0) return std::nullopt;
+            return BackwardData{
+                onednn::Primitive(pd), pd.weights_desc(),
+                WeightReorder::between(flipped_weights(tag::hwio), pd.weights_desc()), true};
+        } catch (const dnnl::error&) {
+            return std::nullopt;  // a geometry oneDNN's forward refuses: the backward-data
+                                  // primitive
+        }
     }
 
     BackwardData& backward_data_pass() {
