@@ -272,83 +272,30 @@ TEST_CASE("sweep: oneDNN float32 agrees with the float64 loops (forward and thre
 // kernel's extent minus one, and oneDNN picks brgconv for it (AVX-512); otherwise oneDNN's
 // backward-data primitive. Either way dx must match the float64 loops.
 TEST_CASE("backward-data as a forward convolution of the flipped kernel: where, and exact") {
+    // What each geometry may do: never take the forward, may take it, or must on AVX-512.
+    enum class Forward { never, may, must_on_avx512 };
     struct Case {
         Config config;
-        bool may_use_forward;
+        Forward forward;
+    };
+    // x [mb, h, w, xchn], k [kh, kw, xchn, ychn], no bias
+    const auto geometry = [](int64_t mb, int64_t h, int64_t w, int64_t xchn, int64_t ychn,
+                             int64_t kh, int64_t kw, Conv2dOptions options) {
+        return Config{mb, h, w, xchn, ychn, kh, kw, options, false};
     };
     const Case cases[] = {
-        {{.mb = 8,
-          .h = 14,
-          .w = 14,
-          .xchn = 32,
-          .ychn = 64,
-          .kh = 5,
-          .kw = 5,
-          .options = {.padding = same}},
-         true},  // lenet-fm's conv2
-        {{.mb = 8,
-          .h = 28,
-          .w = 28,
-          .xchn = 1,
-          .ychn = 32,
-          .kh = 5,
-          .kw = 5,
-          .options = {.padding = same}},
-         true},  // lenet-fm's conv1
-        {{.mb = 4,
-          .h = 9,
-          .w = 7,
-          .xchn = 16,
-          .ychn = 32,
-          .kh = 2,
-          .kw = 4,
-          .options = {.padding = same}},
-         true},  // even kernels: SAME pads more after than before
-        {{.mb = 4,
-          .h = 9,
-          .w = 8,
-          .xchn = 16,
-          .ychn = 16,
-          .kh = 3,
-          .kw = 3,
-          .options = {.padding = Padding(0, 2, 1, 0)}},
-         true},
-        {{.mb = 4,
-          .h = 9,
-          .w = 8,
-          .xchn = 16,
-          .ychn = 32,
-          .kh = 3,
-          .kw = 3,
-          .options = {.padding = valid}},
-         true},
-        {{.mb = 4,
-          .h = 9,
-          .w = 8,
-          .xchn = 16,
-          .ychn = 32,
-          .kh = 3,
-          .kw = 3,
-          .options = {.stride = 2, .padding = same}},
-         false},  // stride 2: the sums differ
-        {{.mb = 4,
-          .h = 9,
-          .w = 8,
-          .xchn = 16,
-          .ychn = 32,
-          .kh = 3,
-          .kw = 3,
-          .options = {.dilation = 2, .padding = same}},
-         false},
-        {{.mb = 4,
-          .h = 9,
-          .w = 8,
-          .xchn = 16,
-          .ychn = 32,
-          .kh = 2,
-          .kw = 2,
-          .options = {.padding = Padding(2, 0, 0, 0)}},
-         false},  // padding past the kernel's extent minus one: negative padding
+        {geometry(8, 14, 14, 32, 64, 5, 5, {.padding = same}),
+         Forward::must_on_avx512},                                            // lenet's conv2
+        {geometry(8, 28, 28, 1, 32, 5, 5, {.padding = same}), Forward::may},  // lenet's conv1
+        // even kernels: SAME pads more after than before
+        {geometry(4, 9, 7, 16, 32, 2, 4, {.padding = same}), Forward::may},
+        {geometry(4, 9, 8, 16, 16, 3, 3, {.padding = Padding(0, 2, 1, 0)}), Forward::may},
+        {geometry(4, 9, 8, 16, 32, 3, 3, {.padding = valid}), Forward::may},
+        // stride 2: the sums differ
+        {geometry(4, 9, 8, 16, 32, 3, 3, {.stride = 2, .padding = same}), Forward::never},
+        {geometry(4, 9, 8, 16, 32, 3, 3, {.dilation = 2, .padding = same}), Forward::never},
+        // padding past the kernel's extent minus one: negative padding
+        {geometry(4, 9, 8, 16, 32, 2, 2, {.padding = Padding(2, 0, 0, 0)}), Forward::never},
     };
     const bool brgconv_expected = !isa_capped_to_avx2() && __builtin_cpu_supports("avx512f");
     Generator gen(77);
@@ -363,8 +310,8 @@ TEST_CASE("backward-data as a forward convolution of the flipped kernel: where, 
         const bool used = kernels::conv2d_cache_stats().backward_data_as_forward > before;
         const ConvRun want = run_conv(x, k, {}, dy, c.options, f64);
         CHECK(scaled_error(got.dx, want.dx, c.kh * c.kw * c.ychn) <= 1.0);
-        if (!test.may_use_forward || isa_capped_to_avx2()) CHECK_FALSE(used);
-        if (c.h == 14 && brgconv_expected) CHECK(used);  // lenet's conv2 takes it on AVX-512
+        if (test.forward == Forward::never || isa_capped_to_avx2()) CHECK_FALSE(used);
+        if (test.forward == Forward::must_on_avx512 && brgconv_expected) CHECK(used);
     }
 }
 
