@@ -1,7 +1,8 @@
 #include "graph/anomaly.hpp"
 
 #include "core/kernels/finite.hpp"
-#include "graph/var.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {
@@ -75,7 +76,7 @@ void check_forward(const TapeRecord& record, const Tensor& output) {
     std::string inputs = "its inputs are finite";
     for (std::size_t i = 0; i < record.inputs.size(); ++i) {
         if (record.inputs[i]->released) continue;
-        const Tensor& value = record.inputs[i]->computed_value();
+        const Tensor& value = record.inputs[i]->value;
         if (kernels::all_finite(value)) continue;
         inputs = fmt::format("{} already held {}", describe_input(record, i),
                              describe_values(value, kernels::count_non_finite(value)));

@@ -25,9 +25,9 @@ using Needed = InlineVector<bool, 3>;
 
 class BackwardFn {
   public:
-    // conv2d's gradient lambda is the largest in ops/: two saved tensors, the kernel shape and
-    // the window (416 bytes).
-    static constexpr std::size_t inline_size = 416;
+    // conv2d_relu's gradient lambda is the largest in ops/: three saved tensors (x, k and the
+    // output for the relu mask) and the window (448 bytes).
+    static constexpr std::size_t inline_size = 448;
     template <typename F>
     static constexpr bool fits_inline =
         sizeof(F) <= inline_size &&

@@ -3,14 +3,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "graph/tape.hpp"
+
 namespace nalgrad {
 
 std::string to_dot(const Var& root) {
     if (!root.defined()) throw Error("to_dot: the variable is undefined");
     std::string out = "digraph nalgrad {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n";
     std::unordered_map<const VarNode*, int> ids;
-    std::vector<VarNode*> stack{root.node().get()};
-    ids[root.node().get()] = 0;
+    std::vector<VarNode*> stack{node_of(root).get()};
+    ids[node_of(root).get()] = 0;
     std::string edges;
     while (!stack.empty()) {
         VarNode* node = stack.back();

@@ -1,9 +1,13 @@
 #include "graph/var.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/block_pool.hpp"
 #include "core/kernels/elementwise.hpp"
+#include "graph/anomaly.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {
@@ -23,15 +27,6 @@ struct Tape {
 
 thread_local Tape tape;
 thread_local bool grad_mode = true;
-// The one output on this thread whose forward is deferred (record_deferred), if any.
-thread_local std::weak_ptr<VarNode> deferred_output;
-
-// Runs this thread's deferred forward, if any: first thing in every read of a value.
-void run_deferred_output() {
-    std::shared_ptr<VarNode> node = deferred_output.lock();
-    deferred_output.reset();  // also when it died unread: the next reads then test an empty slot
-    if (node) node->computed_value();
-}
 
 std::shared_ptr<VarNode> new_node() {
     return std::allocate_shared<VarNode>(detail::PoolAllocator<VarNode>{});
@@ -54,86 +49,98 @@ void accumulate(Tensor& into, Tensor&& contribution) {
          rec.op, describe_record(rec.sequence, rec.where));
 }
 
+// The seed must match the root; a leaf root simply receives it.
+void check_seed(const VarNode& root, const Tensor& seed) {
+    const Tensor& value = root.value;
+    if (!root.requires_grad)
+        fail("backward",
+             "the variable of shape {} does not require a gradient (no input of the computation "
+             "had requires_grad)",
+             value.shape());
+    if (!seed.defined()) fail("backward", "the seed gradient is undefined");
+    if (seed.dtype() != value.dtype() || !(seed.shape() == value.shape()))
+        fail("backward", "seed gradient is {} {}, the variable is {} {}", dtype_name(seed.dtype()),
+             seed.shape(), dtype_name(value.dtype()), value.shape());
+}
+
+// Moves the record's output gradients into `dy` (zeros for outputs no gradient reached); false
+// when no gradient flows through the record.
+bool take_output_gradients(TapeRecord& rec, Grads& dy) {
+    bool reached = false;
+    dy.assign(rec.outputs.size(), Tensor{});
+    for (std::size_t o = 0; o < rec.outputs.size(); ++o) {
+        if (auto out = rec.outputs[o].lock(); out && out->grad.defined()) {
+            dy[o] = std::move(out->grad);
+            out->grad = Tensor{};
+            reached = true;
+        }
+    }
+    if (!reached) return false;
+    if (rec.freed) fail_freed(rec);
+    for (std::size_t o = 0; o < dy.size(); ++o)
+        if (!dy[o].defined()) dy[o] = zeros(rec.output_shapes[o], rec.output_dtype);
+    return true;
+}
+
+void check_input_versions(const TapeRecord& rec) {
+    for (std::size_t i = 0; i < rec.inputs.size(); ++i) {
+        const VarNode& input = *rec.inputs[i];
+        if (!input.released && input.value.version() != rec.input_versions[i])
+            fail("backward",
+                 "input {} of '{}' ({}, shape {}) was modified in place after the op ran (an "
+                 "optimizer step before backward?); its gradient would be wrong",
+                 i, rec.op, describe_record(rec.sequence, rec.where), input.shape());
+    }
+}
+
+// Adds the record's local input gradients `dx` into its inputs' gradients, checking each.
+void accumulate_inputs(const TapeRecord& rec, Grads& dx, const Grads& dy, bool detecting) {
+    if (dx.size() != rec.inputs.size())
+        fail(rec.op, "gradient function returned {} gradients for {} inputs", dx.size(),
+             rec.inputs.size());
+    for (std::size_t i = 0; i < dx.size(); ++i) {
+        if (!rec.needed[i] || !dx[i].defined()) continue;
+        VarNode& x = *rec.inputs[i];
+        // A gradient reaching an output of a freed record could go no further: its record left
+        // the tape, and the sweep would silently stop there.
+        if (x.producer && x.producer->freed) fail_freed(*x.producer);
+        if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
+            fail(rec.op, "gradient of input {} is {} {}, the input is {} {}", i,
+                 dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
+        if (!detecting) {
+            accumulate(x.grad, std::move(dx[i]));
+            continue;
+        }
+        anomaly::check_gradient(rec, i, dx[i], dy);
+        const bool adds = x.grad.defined();
+        accumulate(x.grad, std::move(dx[i]));
+        if (adds) anomaly::check_accumulated(rec, i, x.grad);
+    }
+}
+
 // `seed` is taken, not copied, when nobody else holds it (the ones() of backward()).
 void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOptions options) {
-    if (!root) throw Error("backward: called on an undefined variable");
-    run_deferred_output();
-    const Tensor& root_value = root->computed_value();
-    if (!root->requires_grad)
-        throw Error(
-            fmt::format("backward: the variable of shape {} does not require a gradient "
-                        "(no input of the computation had requires_grad)",
-                        root_value.shape()));
-    if (!seed.defined()) throw Error("backward: the seed gradient is undefined");
-    if (seed.dtype() != root_value.dtype() || !(seed.shape() == root_value.shape()))
-        fail("backward", "seed gradient is {} {}, the variable is {} {}", dtype_name(seed.dtype()),
-             seed.shape(), dtype_name(root_value.dtype()), root_value.shape());
-
+    if (!root) fail("backward", "called on an undefined variable");
+    check_seed(*root, seed);
     const bool detecting = anomaly_detection_enabled();
     if (detecting) anomaly::check_seed(seed);
-
-    if (!root->producer) {  // a leaf: its gradient is the seed
-        accumulate(root->grad, std::move(seed));
-        return;
-    }
-    const TapeRecord& top = *root->producer;
-    if (top.freed) fail_freed(top);
+    if (root->producer && root->producer->freed) fail_freed(*root->producer);
     accumulate(root->grad, std::move(seed));
+    if (!root->producer) return;  // a leaf: its gradient is the seed
 
-    const uint64_t last = top.sequence;
+    const uint64_t last = root->producer->sequence;
     Grads dy;  // inline: the sweep allocates nothing of its own
     for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
         std::shared_ptr<TapeRecord> rec = it->lock();
-        if (!rec || rec->sequence > last) continue;
-        bool reached = false;
-        dy.assign(rec->outputs.size(), Tensor{});
-        for (std::size_t o = 0; o < rec->outputs.size(); ++o) {
-            if (auto out = rec->outputs[o].lock(); out && out->grad.defined()) {
-                dy[o] = std::move(out->grad);
-                out->grad = Tensor{};
-                reached = true;
-            }
-        }
-        if (!reached) continue;  // no gradient flows through this record
-        if (rec->freed) fail_freed(*rec);
-        for (std::size_t o = 0; o < dy.size(); ++o)
-            if (!dy[o].defined()) dy[o] = zeros(rec->output_shapes[o], rec->output_dtype);
-
-        for (std::size_t i = 0; i < rec->inputs.size(); ++i) {
-            VarNode& input = *rec->inputs[i];
-            if (!input.released && input.computed_value().version() != rec->input_versions[i])
-                fail("backward",
-                     "input {} of '{}' ({}, shape {}) was modified in "
-                     "place after the op ran (an optimizer step before backward?); its gradient "
-                     "would be wrong",
-                     i, rec->op, describe_record(rec->sequence, rec->where), input.shape());
-        }
+        if (!rec || rec->sequence > last || !take_output_gradients(*rec, dy)) continue;
+        check_input_versions(*rec);
         Grads dx = rec->backward(dy, rec->needed);
-        // Drop the output gradients now: a local gradient that is a view of dy (reshape, add)
-        // then holds its storage alone, and accumulation takes it instead of copying it.
+        // Drop the output gradients before accumulating: a local gradient that is a view of dy
+        // (reshape, add) then holds its storage alone, and accumulation takes it instead of
+        // copying it. Anomaly detection keeps them to say whether they were finite.
+        if (!detecting) dy.clear();
+        accumulate_inputs(*rec, dx, dy, detecting);
         dy.clear();
-        if (dx.size() != rec->inputs.size())
-            fail(rec->op, "gradient function returned {} gradients for {} inputs", dx.size(),
-                 rec->inputs.size());
-        for (std::size_t i = 0; i < dx.size(); ++i) {
-            if (!rec->needed[i] || !dx[i].defined()) continue;
-            // A gradient reaching an output of a freed record could go no further: its record
-            // left the tape, and the sweep would silently stop there.
-            if (const auto& producer = rec->inputs[i]->producer; producer && producer->freed)
-                fail_freed(*producer);
-            VarNode& x = *rec->inputs[i];
-            if (dx[i].dtype() != x.dtype() || !(dx[i].shape() == x.shape()))
-                fail(rec->op, "gradient of input {} is {} {}, the input is {} {}", i,
-                     dtype_name(dx[i].dtype()), dx[i].shape(), dtype_name(x.dtype()), x.shape());
-            if (!detecting) {
-                accumulate(rec->inputs[i]->grad, std::move(dx[i]));
-                continue;
-            }
-            anomaly::check_gradient(*rec, i, dx[i], dy);
-            const bool adds = rec->inputs[i]->grad.defined();
-            accumulate(rec->inputs[i]->grad, std::move(dx[i]));
-            if (adds) anomaly::check_accumulated(*rec, i, rec->inputs[i]->grad);
-        }
         if (!options.retain_graph) {
             rec->backward = nullptr;  // releases what the op saved
             rec->freed = true;
@@ -163,11 +170,57 @@ TapeRecord::~TapeRecord() {
     draining = false;
 }
 
+const Shape& VarNode::shape() const {
+    return released ? producer->output_shapes[0] : value.shape();
+}
+
+DType VarNode::dtype() const {
+    return released ? producer->output_dtype : value.dtype();
+}
+
+void VarNode::release_unreachable_value() noexcept {
+    // A leaf keeps its value: it is a parameter or an input, not an op's output. No handle is
+    // ever made from a record's inputs, so no handle means for good. Only the thread whose tape
+    // holds the producer releases: its backward reads `released` and the value, so another
+    // thread dropping the last handle meanwhile leaves them alone.
+    if (!producer || tape_thread != std::this_thread::get_id() ||
+        handles.load(std::memory_order_acquire) != 0 || !value.defined() || !value.unique())
+        return;
+    value = Tensor{};
+    released = true;
+}
+
 Var::Var(Tensor value, bool requires_grad) : node_(new_node()) {
-    if (!value.defined()) throw Error("Var: the value tensor is undefined");
+    if (!value.defined()) fail("Var", "the value tensor is undefined");
     node_->value = std::move(value);
     node_->requires_grad = requires_grad;
-    acquire();
+    node_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+
+Var::Var(std::shared_ptr<VarNode> node) noexcept : node_(std::move(node)) {
+    if (node_) node_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+
+Var::Var(const Var& other) noexcept : node_(other.node_) {
+    if (node_) node_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+
+Var& Var::operator=(const Var& other) noexcept {
+    Var copy(other);
+    node_.swap(copy.node_);
+    return *this;
+}
+
+Var& Var::operator=(Var&& other) noexcept {
+    if (this != &other) {
+        drop();
+        node_ = std::move(other.node_);
+    }
+    return *this;
+}
+
+Var::~Var() {
+    drop();
 }
 
 void Var::drop() noexcept {
@@ -176,48 +229,26 @@ void Var::drop() noexcept {
     node_.reset();
 }
 
-const Shape& VarNode::shape() {
-    return released ? producer->output_shapes[0] : computed_value().shape();
-}
-
-DType VarNode::dtype() {
-    return released ? producer->output_dtype : computed_value().dtype();
-}
-
-void VarNode::release_unreachable_value(bool shared_ok) noexcept {
-    // A leaf keeps its value: it is a parameter or an input, not an op's output. No handle is
-    // ever made from a record's inputs, so no handle means for good. Only the thread whose tape
-    // holds the producer releases: its backward reads `released` and the value, so another
-    // thread dropping the last handle meanwhile leaves them alone.
-    if (!producer || tape_thread != std::this_thread::get_id() ||
-        handles.load(std::memory_order_acquire) != 0 || pending.load(std::memory_order_acquire) ||
-        !value.defined() || (!shared_ok && !value.unique()))
-        return;
-    value = Tensor{};
-    released = true;
-}
-
-bool VarNode::run_deferred(FusedActivation activation) {
-    std::lock_guard lock(deferred->running);
-    if (deferred->has_run()) return false;
-    value = deferred->run(activation);
-    pending.store(false, std::memory_order_release);
-    return true;
-}
-
 const Tensor& Var::value() const {
-    if (!node_) throw Error("Var: use of an undefined variable");
-    run_deferred_output();
-    return node_->computed_value();  // deferred on another thread
+    if (!node_) fail("Var", "use of an undefined variable");
+    return node_->value;
 }
 
 const Tensor& Var::grad() const {
-    if (!node_) throw Error("Var: use of an undefined variable");
+    if (!node_) fail("Var", "use of an undefined variable");
     return node_->grad;
 }
 
+bool Var::requires_grad() const {
+    return node_ && node_->requires_grad;
+}
+
+bool Var::is_leaf() const {
+    return !node_ || !node_->producer;
+}
+
 Var& Var::set_requires_grad(bool enabled) {
-    if (!node_) throw Error("Var: use of an undefined variable");
+    if (!node_) fail("Var", "use of an undefined variable");
     if (node_->producer && !enabled)
         fail("set_requires_grad", "the output of '{}' is not a leaf; use detach()", op_name());
     node_->requires_grad = enabled;
@@ -225,7 +256,7 @@ Var& Var::set_requires_grad(bool enabled) {
 }
 
 void Var::backward(BackwardOptions options) const {
-    if (!node_) throw Error("backward: called on an undefined variable");
+    if (!node_) fail("backward", "called on an undefined variable");
     const Tensor& v = value();
     if (v.numel() != 1)
         fail("backward",
@@ -259,90 +290,33 @@ bool recording(std::initializer_list<Var> inputs) {
     return false;
 }
 
-namespace {
-
-// The record of `op` on `inputs`, not yet on the tape.
-std::shared_ptr<TapeRecord> make_record(std::string_view op, std::initializer_list<Var> inputs,
-                                        BackwardFn backward, const Shape& output_shape,
-                                        DType output_dtype) {
+Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
+           BackwardFn backward) {
+    if (!recording(inputs)) return Var(std::move(output));
     auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;
     for (const Var& v : inputs) {
         if (!v.defined()) fail(op, "an input variable is undefined");
-        rec->inputs.push_back(v.node());
+        rec->inputs.push_back(node_of(v));
         rec->needed.push_back(v.requires_grad());
         rec->input_versions.push_back(v.value().version());
     }
     rec->backward = std::move(backward);
     rec->sequence = tape.next_sequence++;
-    rec->output_shapes.push_back(output_shape);
-    rec->output_dtype = output_dtype;
-    if (anomaly_detection_enabled()) rec->where = current_call_site();
-    return rec;
-}
-
-// Makes `output` the record's output and appends the record to this thread's tape.
-void append(const std::shared_ptr<TapeRecord>& rec, const std::shared_ptr<VarNode>& output) {
-    output->requires_grad = true;
-    output->producer = rec;
-    output->tape_thread = std::this_thread::get_id();
-    rec->outputs.push_back(output);
-    tape.records.push_back(rec);
-    if (tape.records.size() >= tape.compact_at) tape.compact();
-}
-
-}  // namespace
-
-Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
-           BackwardFn backward) {
-    if (!recording(inputs)) return Var(std::move(output));
-    auto rec = make_record(op, inputs, std::move(backward), output.shape(), output.dtype());
-    if (anomaly_detection_enabled()) anomaly::check_forward(*rec, output);
+    rec->output_shapes.push_back(output.shape());
+    rec->output_dtype = output.dtype();
+    if (anomaly_detection_enabled()) {
+        rec->where = current_call_site();
+        anomaly::check_forward(*rec, output);
+    }
     Var out(std::move(output), true);
-    append(rec, out.node());
+    const std::shared_ptr<VarNode>& node = node_of(out);
+    node->producer = rec;
+    node->tape_thread = std::this_thread::get_id();
+    rec->outputs.push_back(node);
+    tape.records.push_back(std::move(rec));
+    if (tape.records.size() >= tape.compact_at) tape.compact();
     return out;
-}
-
-struct DeferredOutputs {
-    static Var make() { return Var(new_node()); }
-};
-
-Var record_deferred(std::string_view op, Shape shape, DType dtype,
-                    std::shared_ptr<DeferredForward> forward, std::initializer_list<Var> inputs,
-                    BackwardFn backward) {
-    if (anomaly_detection_enabled())
-        return record(op, forward->run(FusedActivation::none), inputs, std::move(backward));
-    Var out = DeferredOutputs::make();
-    if (recording(inputs))
-        append(make_record(op, inputs, std::move(backward), shape, dtype), out.node());
-    run_deferred_output();  // at most one deferred output per thread
-    out.node()->deferred = std::move(forward);
-    out.node()->pending.store(true, std::memory_order_release);
-    deferred_output = out.node();
-    return out;
-}
-
-namespace {
-
-// Whether `x` is the only handle to its variable, so that an op given it may fuse with the op that
-// produced it. Never under anomaly detection, which checks each op on its own.
-bool fusable_expiring(const Var& x) {
-    return x.node() && x.node().use_count() == 1 && !anomaly_detection_enabled();
-}
-
-}  // namespace
-
-Tensor run_deferred_fused(const Var& x, FusedActivation activation) {
-    // A handle this thread's deferred_output locks for a moment counts too: then no fusion.
-    if (!fusable_expiring(x) || !x.node()->pending.load(std::memory_order_acquire) ||
-        !x.node()->run_deferred(activation))
-        return Tensor{};
-    return x.node()->value;
-}
-
-TapeRecord* producer_of_expiring(const Var& x) {
-    if (!fusable_expiring(x) || !x.node()->producer || x.node()->producer->freed) return nullptr;
-    return x.node()->producer.get();
 }
 
 NoGradGuard::NoGradGuard() : previous_(grad_mode) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "graph/call_site.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
 
@@ -67,10 +68,6 @@ Var Dense::operator()(const Var& x, SourceLocation where) const {
 Var MaxPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);
     return max_pool2d(x, options);
-}
-Var MaxPool2d::operator()(Var&& x, SourceLocation where) const {
-    const CallSite site(where);
-    return max_pool2d(std::move(x), options);
 }
 Var AvgPool2d::operator()(const Var& x, SourceLocation where) const {
     const CallSite site(where);

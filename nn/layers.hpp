@@ -21,7 +21,8 @@ struct LayerInit {
     Generator* generator = nullptr;  // null: default_generator()
 };
 
-// y = conv2d(x, weight, bias): weight HWIO [kh, kw, in, out], He-uniform; bias zero.
+// y = conv2d(x, weight, bias, options): weight HWIO [kh, kw, in, out], He-uniform; bias zero.
+// {.activation = Activation::relu} in the options fuses the relu into the convolution.
 class Conv2d {
   public:
     Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOptions options = {},
@@ -43,12 +44,11 @@ class Dense {
     Var weight, bias;
 };
 
+// {.activation = Activation::relu} in the options pools and applies the relu as one op.
 class MaxPool2d {
   public:
     explicit MaxPool2d(MaxPool2dOptions options = {}) : options(options) {}
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
-    // pool(relu(...)): the relu's gradient mask moves into the pool's (ops/pool.hpp).
-    Var operator()(Var&& x, SourceLocation where = SourceLocation::current()) const;
     Parameters parameters() const { return {}; }
     MaxPool2dOptions options;
 };

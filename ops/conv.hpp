@@ -1,5 +1,6 @@
-// 2-D convolution (../shared/SPEC.md, conv2d).
+// 2-D convolution (docs/semantics.md, conv2d).
 #pragma once
+#include "core/activation.hpp"
 #include "core/geometry.hpp"
 #include "graph/var.hpp"
 
@@ -9,6 +10,9 @@ struct Conv2dOptions {
     Size2 stride = 1;
     Size2 dilation = 1;       // 1: a dense kernel; d leaves d - 1 input pixels between taps
     Padding padding = valid;  // valid, same (SAME_UPPER) or explicit {top, bottom, left, right}
+    // Applied to each output as it is written: with Activation::relu, conv2d is one op
+    // ("conv2d_relu") whose gradient masks dy by [y > 0].
+    Activation activation = Activation::none;
 };
 
 // Cross-correlation, as in every framework: x NHWC [mb, xh, xw, xchn], k HWIO

@@ -1,6 +1,8 @@
 #include "ops/dropout.hpp"
 
 #include "core/kernels/dropout.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 

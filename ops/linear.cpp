@@ -1,6 +1,8 @@
 #include "ops/linear.hpp"
 
 #include "core/kernels/matmul.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {

@@ -2,6 +2,8 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/loss.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {

@@ -1,6 +1,8 @@
 #include "ops/shape.hpp"
 
 #include "core/kernels/elementwise.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 

@@ -1,6 +1,8 @@
 #include "ops/stride.hpp"
 
 #include "core/kernels/stride.hpp"
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/kernels/optim.hpp"
+#include "graph/tape.hpp"
 
 namespace nalgrad::optim {
 
@@ -38,7 +39,7 @@ Optimizer::Optimizer(std::string_view name, ParameterList parameters, double lr,
         if (!is_floating(p.dtype()))
             fail(name_, "{} is {}; only f32 and f64 parameters can be optimized", describe(i),
                  dtype_name(p.dtype()));
-        if (!seen.insert(p.node().get()).second)
+        if (!seen.insert(node_of(p).get()).second)
             fail(name_, "{} appears more than once in the parameter list", describe(i));
     }
 }

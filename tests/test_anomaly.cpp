@@ -8,6 +8,9 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "graph/call_site.hpp"
+#include "graph/tape.hpp"
+
 #include "support/training.hpp"
 
 using namespace nalgrad;
@@ -156,7 +159,7 @@ TEST_CASE("backward: the message names the op, the input whose gradient broke, a
     // An input no handle reaches any more (its value released, graph/var.hpp) is described from
     // its producer's record.
     Var released_input = nan_gradient(x0 + x0);
-    CHECK(released_input.node()->producer->inputs[0]->released);
+    CHECK(node_of(released_input)->producer->inputs[0]->released);
     CHECK_THROWS_WITH_AS(released_input.backward(ones({1, 1}, f32)),
                          doctest::Contains("input 0 of 1 (f32 [1, 1], the output of 'add', tape "
                                            "record #"),

@@ -476,8 +476,10 @@ TEST_CASE("bad shapes, options and dtypes throw errors naming the op, argument a
            "padding must be non-negative");
     throws([&] { conv2d(x, zeros({0, 3, 3, 8})); }, "kernel size must be at least 1");
     throws([&] { conv2d(x, zeros({3, 3, 3, 0})); }, "kernel has no output channels");
-    throws([&] { conv2d(x, k.astype(f64)); }, "conv2d: k is f64 but x is f32");
-    throws([&] { conv2d(x, k, zeros({8}, f64)); }, "conv2d: b is f64 but x is f32");
+    throws([&] { conv2d(x, k.astype(f64)); },
+           "conv2d: k is f64 [3, 3, 3, 8] but x is f32 [2, 5, 5, 3]");
+    throws([&] { conv2d(x, k, zeros({8}, f64)); },
+           "conv2d: b is f64 [8] but x is f32 [2, 5, 5, 3]");
     throws(
         [&] {
             conv2d(zeros({2, 5, 5, 3}, i64), zeros({3, 3, 3, 8}, i64));

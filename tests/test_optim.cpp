@@ -8,6 +8,8 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "graph/tape.hpp"
+
 #include "core/kernels/optim.hpp"
 #include "support/reference.hpp"
 

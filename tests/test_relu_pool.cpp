@@ -1,7 +1,7 @@
-// max_pool2d(relu(...)): when the pool is the relu output's only consumer, the relu's gradient
-// mask is applied to the pool's output gradient ([y > 0], a quarter of the elements for 2x2
-// windows) and the relu passes its gradient on unchanged. The gradients must equal the unfolded
-// ones for every window geometry and tie policy, and the fold must happen only when it is safe.
+// max_pool2d with {.activation = Activation::relu}: one op ("max_pool2d_relu") that pools, then
+// applies relu to the pooled output (a quarter of the elements for 2x2 windows) and masks the
+// pooled gradient by [y > 0]. relu is monotone, so this must equal max_pool2d(relu(x)) in value and
+// gradient for every window geometry and tie policy, in both dtypes.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,15 +10,12 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "graph/tape.hpp"
 #include "tests/support/gradients.hpp"
 
 using namespace nalgrad;
 
 namespace {
-
-int64_t folds_so_far() {
-    return detail::relu_masks_taken();
-}
 
 struct Problem {
     Shape x;
@@ -27,18 +24,24 @@ struct Problem {
 };
 
 // The example model's two pools (large enough for oneDNN's float32 relu), overlapping windows,
-// the notes' stride-1 pool with padding after, and uneven explicit padding.
+// a stride-1 pool with padding after, and uneven explicit padding.
 const Problem problems[] = {
     {{4, 28, 28, 32}, {.kernel = 2, .stride = 2}, "lenet pool1"},
     {{4, 14, 14, 64}, {.kernel = 2, .stride = 2}, "lenet pool2"},
     {{2, 7, 6, 3}, {.kernel = 3, .stride = 1, .padding = same}, "3x3 stride 1 same (overlapping)"},
-    {{2, 8, 8, 4}, {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}, "book: 2x2 stride 1"},
+    {{2, 8, 8, 4}, {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}, "2x2 stride 1"},
     {{1, 7, 5, 3},
      {.kernel = {3, 2}, .stride = {1, 2}, .padding = Padding(1, 2, 0, 1)},
      "explicit 1 2 0 1"},
 };
 
 constexpr TiePolicy policies[] = {TiePolicy::first, TiePolicy::all, TiePolicy::split};
+
+MaxPool2dOptions with_relu(MaxPool2dOptions options, TiePolicy ties) {
+    options.ties = ties;
+    options.activation = Activation::relu;
+    return options;
+}
 
 // Halves in [-2, 2]: many exact ties, zeros and negatives, so windows whose relu outputs are all
 // 0 (tied at 0) and windows with tied positive maxima both occur.
@@ -66,36 +69,38 @@ bool same_values(const Tensor& a, const Tensor& b) {
     return a.dtype() == f64 ? equal(a, b) : max_abs_diff(a, b) == 0;
 }
 
+bool has_negative(const Tensor& x) {
+    for (double v : x.to_vector())
+        if (v < 0) return true;
+    return false;
+}
+
 }  // namespace
 
-TEST_CASE("max_pool2d(relu) gives the unfolded gradients: every geometry, tie policy, dtype") {
+TEST_CASE("max_pool2d with relu equals max_pool2d(relu): every geometry, tie policy, dtype") {
     Generator gen(31);
     for (const DType dtype : {f32, f64})
         for (const Problem& p : problems)
             for (const TiePolicy ties : policies) {
                 INFO(p.what, " ", dtype_name(dtype), " ties ", static_cast<int>(ties));
-                MaxPool2dOptions options = p.options;
-                options.ties = ties;
+                MaxPool2dOptions plain = p.options;
+                plain.ties = ties;
                 const Tensor x = tied_values(p.x, dtype, gen);
-                const Shape y_shape = max_pool2d(Var(x), options).shape();
+                CHECK(has_negative(x));
+                const Shape y_shape = max_pool2d(Var(x), plain).shape();
                 const Tensor dy = uniform(y_shape, -1, 1, dtype, gen);
 
-                const int64_t before = folds_so_far();
-                const Result separate = run(x, dy, [&](const Var& v) {
-                    const Var h = relu(v);  // a named output: never folded
-                    return max_pool2d(h, options);
-                });
-                CHECK(folds_so_far() == before);
-                const Result folded =
-                    run(x, dy, [&](const Var& v) { return max_pool2d(relu(v), options); });
-                CHECK(folds_so_far() == before + 1);
+                const Result separate =
+                    run(x, dy, [&](const Var& v) { return max_pool2d(relu(v), plain); });
+                const Result fused = run(
+                    x, dy, [&](const Var& v) { return max_pool2d(v, with_relu(p.options, ties)); });
 
-                CHECK(equal(folded.y, separate.y));
-                CHECK(same_values(folded.dx, separate.dx));
+                CHECK(same_values(fused.y, separate.y));
+                CHECK(same_values(fused.dx, separate.dx));
             }
 }
 
-TEST_CASE("gradcheck (float64) of max_pool2d(relu) through the fold") {
+TEST_CASE("gradcheck (float64) of max_pool2d with relu") {
     Generator gen(32);
     for (const Problem& p : {problems[2], problems[3], problems[4]})
         for (const TiePolicy ties : policies) {
@@ -107,125 +112,65 @@ TEST_CASE("gradcheck (float64) of max_pool2d(relu) through the fold") {
                 x.data<double>()[i] = static_cast<double>(i - n / 2) / 16.0 + 1.0 / 32;
             for (int64_t i = n - 1; i > 0; --i)
                 std::swap(x.data<double>()[i], x.data<double>()[gen.below(i + 1)]);
-            MaxPool2dOptions options = p.options;
-            options.ties = ties;
-            const int64_t before = folds_so_far();
+            const MaxPool2dOptions options = with_relu(p.options, ties);
             testing::check_gradients(
-                p.what,
-                [options](const std::vector<Var>& v) { return max_pool2d(relu(v[0]), options); },
+                p.what, [options](const std::vector<Var>& v) { return max_pool2d(v[0], options); },
                 {x.requires_grad()});
-            CHECK(folds_so_far() > before);
         }
 }
 
-TEST_CASE("the tape still shows relu then max_pool2d; backward twice with retain_graph") {
-    Generator gen(33);
-    const Problem& p = problems[2];
-    const Tensor x_value = tied_values(p.x, f64, gen);
-    Var x = x_value.requires_grad();
-    const Var y = max_pool2d(relu(x), p.options);
-    CHECK(y.op_name() == "max_pool2d");
-    const auto& relu_node = y.node()->producer->inputs.at(0);
-    REQUIRE(relu_node->producer);
-    CHECK(relu_node->producer->op == "relu");
+TEST_CASE("one record; hand-computed values and gradient; backward twice with retain_graph") {
+    // Rows [1, 3, -2, 0.5, -1, -4] and [-3, -2, 2, 2, -3, -0.5]: 2x2 windows {1, 3, -3, -2} (max
+    // 3), {-2, 0.5, 2, 2} (2, tied: split) and {-1, -4, -3, -0.5} (-0.5: relu 0, no gradient).
+    Var x = tensor({1.0, 3.0, -2.0, 0.5, -1.0, -4.0, -3.0, -2.0, 2.0, 2.0, -3.0, -0.5},
+                   {1, 2, 6, 1}, f64)
+                .requires_grad();
+    const std::size_t records = tape_size();
+    const Var y = max_pool2d(
+        x, {.kernel = 2, .stride = 2, .ties = TiePolicy::split, .activation = Activation::relu});
+    CHECK(tape_size() == records + 1);
+    CHECK(y.op_name() == "max_pool2d_relu");
+    CHECK(node_of(y)->producer->inputs.at(0) == node_of(x));
+    CHECK(testing::values(y) == std::vector<double>{3, 2, 0});
 
-    const Tensor dy = uniform(y.shape(), -1, 1, f64, gen);
+    const Tensor dy = tensor({10.0, 20.0, 30.0}, {1, 1, 3, 1}, f64);
     y.backward(dy, {.retain_graph = true});
-    const Tensor once = x.grad().clone();
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 10, 0, 0, 0, 0, 0, 0, 10, 10, 0, 0});
     y.backward(dy);
-    const Result separate = run(x_value, dy, [&](const Var& v) {
-        const Var h = relu(v);
-        return max_pool2d(h, p.options);
-    });
-    CHECK(equal(once, separate.dx));
-    CHECK(equal(x.grad(), (Var(separate.dx) + Var(separate.dx)).value()));
+    CHECK(x.grad().to_vector() == std::vector<double>{0, 20, 0, 0, 0, 0, 0, 0, 20, 20, 0, 0});
 }
 
-TEST_CASE("no fold when the relu output has another consumer, or is not a relu's") {
-    Generator gen(34);
-    const Problem& p = problems[2];
-    const int64_t before = folds_so_far();
-
-    // Moved, but already an input of another op: that op's gradient passes the relu mask too.
-    Var x = testing::random_input(p.x, gen);
-    testing::check_gradients("relu used twice",
-                             [&](const std::vector<Var>& v) {
-                                 Var h = relu(v[0]);
-                                 Var twice = h * 2.0;
-                                 return sum(max_pool2d(std::move(h), p.options)) + sum(twice);
-                             },
-                             {x});
-    Var h = relu(x);
-    const Var other = h * 2.0;
-    const Var pooled = max_pool2d(std::move(h), p.options);
-    CHECK(folds_so_far() == before);
-
-    // Another op's expiring output.
-    const Var not_relu = max_pool2d(sigmoid(x), p.options);
-    CHECK(folds_so_far() == before);
-
-    // Inference records nothing, so nothing is folded.
-    {
-        NoGradGuard no_grad;
-        const Var inference = max_pool2d(relu(x), p.options);
-        CHECK(inference.is_leaf());
-    }
-    CHECK(folds_so_far() == before);
-
-    // Anomaly detection checks the relu's gradient on its own.
-    {
-        DetectAnomaly detect;
-        const Var checked = max_pool2d(relu(x), p.options);
-        checked.backward(ones(checked.shape(), f64));
-    }
-    CHECK(folds_so_far() == before);
-
-    // A refused geometry is refused before anything is folded.
-    Var v = testing::random_input({1, 2, 2, 1}, gen);
-    Var r = relu(v);
-    CHECK_THROWS_WITH_AS(max_pool2d(std::move(r), {.kernel = 3}), doctest::Contains("max_pool2d"),
-                         Error);
-    CHECK(folds_so_far() == before);
-}
-
-TEST_CASE("the MaxPool2d layer folds an expiring relu output too") {
+TEST_CASE("the MaxPool2d layer takes the relu through its options") {
     Generator gen(35);
-    const MaxPool2d pool({.kernel = 2, .stride = 2});
+    const MaxPool2d fused({.kernel = 2, .stride = 2, .activation = Activation::relu});
+    const MaxPool2d plain({.kernel = 2, .stride = 2});
     const Tensor x_value = tied_values({2, 6, 6, 3}, f32, gen);
     const Tensor dy = uniform({2, 3, 3, 3}, -1, 1, f32, gen);
-    const int64_t before = folds_so_far();
-    const Result separate = run(x_value, dy, [&](const Var& v) {
-        const Var h = relu(v);
-        return pool(h);
-    });
-    CHECK(folds_so_far() == before);
-    const Result folded = run(x_value, dy, [&](const Var& v) { return pool(relu(v)); });
-    CHECK(folds_so_far() == before + 1);
-    CHECK(equal(folded.y, separate.y));
-    CHECK(same_values(folded.dx, separate.dx));
+    const Result separate = run(x_value, dy, [&](const Var& v) { return plain(relu(v)); });
+    const Result one_op = run(x_value, dy, [&](const Var& v) { return fused(v); });
+    CHECK(equal(one_op.y, separate.y));
+    CHECK(same_values(one_op.dx, separate.dx));
 }
 
-// Once the pool takes the relu's mask, neither the convolution's output nor the relu's (one tensor:
-// the relu ran inside the convolution) is read by anyone, so neither stays in memory until
-// backward: only the pool's output and oneDNN's workspace do.
-TEST_CASE("max_pool2d(relu(conv2d(...))) keeps only the pool's output, not the convolution's") {
+// The pool's input (the convolution's output) is saved by nobody: oneDNN's max pooling keeps a
+// workspace, so once its handle goes the convolution's output leaves memory before backward.
+TEST_CASE("max_pool2d with relu over conv2d keeps only the pool's output, not the convolution's") {
     Generator gen(5);
     Var x(normal({8, 28, 28, 1}, f32, gen));
     Var k(normal({5, 5, 1, 32}, f32, gen), true);
     Var b(normal({32}, f32, gen), true);
     const int64_t conv_output_bytes = 8 * 28 * 28 * 32 * 4;
     const auto in_use = [] { return static_cast<int64_t>(memory_stats().bytes_in_use); };
-    const int64_t folds = folds_so_far();
+    const MaxPool2dOptions relu_pool{.kernel = 2, .stride = 2, .activation = Activation::relu};
 
     int64_t before = in_use();
-    Var pooled = max_pool2d(relu(conv2d(x, k, b, {.padding = same})));
-    CHECK(folds_so_far() == folds + 1);
+    Var pooled = max_pool2d(conv2d(x, k, b, {.padding = same}), relu_pool);
     CHECK(in_use() - before < conv_output_bytes);
 
-    // The same expression with the relu output named: the fold and the release wait for it.
+    // The same expression with the convolution's output named: it stays while its handle does.
     before = in_use();
-    Var named = relu(conv2d(x, k, b, {.padding = same}));
-    Var pooled_named = max_pool2d(named);
+    Var named = conv2d(x, k, b, {.padding = same});
+    Var pooled_named = max_pool2d(named, relu_pool);
     CHECK(in_use() - before >= conv_output_bytes);
 
     // Same gradients both ways.

@@ -4,6 +4,8 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "graph/tape.hpp"
+
 using namespace nalgrad;
 
 namespace {

@@ -14,6 +14,8 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "graph/tape.hpp"
+
 #include "core/block_pool.hpp"
 
 using namespace nalgrad;
@@ -145,9 +147,9 @@ TEST_CASE("the gradient lists and BackwardFn keep small contents inline") {
 
 TEST_CASE("a released node's block is the next node's") {
     const Tensor value = ones({1}, f64);
-    const void* first = Var(value).node().get();
+    const void* first = node_of(Var(value)).get();
     const Var second(value);
-    CHECK(second.node().get() == first);
+    CHECK(node_of(second).get() == first);
 }
 
 TEST_CASE("variables made on one thread and destroyed on another (and after it ended) are fine") {

@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/fused_activation.hpp"
+#include "core/activation.hpp"
 #include "core/geometry.hpp"
 #include "core/tensor.hpp"
 
@@ -17,7 +17,7 @@ namespace nalgrad::kernels {
 // o]; `b` may be undefined (no bias). `activation` is applied to each y element as it is written
 // (relu: max(y, 0), NaN to 0 like kernels::relu), in float32 as a oneDNN post-op.
 Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
-                      FusedActivation activation = FusedActivation::none);
+                      Activation activation = Activation::none);
 // dx: every input element sums dy * k over the outputs and kernel taps that read it.
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w);
 
@@ -35,7 +35,7 @@ Tensor conv2d_backward_bias(const Tensor& dy);
 
 // The project's own loops, written from the spec's formulas, for f32 and f64 alike.
 Tensor conv2d_forward_direct(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
-                             FusedActivation activation = FusedActivation::none);
+                             Activation activation = Activation::none);
 Tensor conv2d_backward_data_direct(const Tensor& dy, const Tensor& k, const Window2d& w);
 ConvWeightGrads conv2d_backward_weights_direct(const Tensor& x, const Tensor& dy,
                                                const Shape& kernel_shape, const Window2d& w,

@@ -6,8 +6,8 @@
 
 #include "core/geometry.hpp"
 #include "core/kernels/cache_key.hpp"
+#include "core/pool_options.hpp"
 #include "core/tensor.hpp"
-#include "ops/pool.hpp"
 
 namespace nalgrad::kernels {
 

@@ -6,10 +6,9 @@
 //   benchmark                       B=64 with 2 threads, B=16, B=256, and B=64 with 1 thread
 //   benchmark --batch 64 --threads 2 --steps 50 --warmup 5
 //   benchmark --short               a few seconds: proof that everything runs (CI)
-//   benchmark --unfused             conv, relu and pool with named outputs: relu is then a pass
-//                                   of its own both ways, to compare with pool(relu(conv2d(...))),
-//                                   where the relu runs inside the convolution's forward and the
-//                                   pool's backward
+//   benchmark --unfused             conv2d, relu and max_pool2d as three ops: relu is then a
+//                                   pass of its own both ways, to compare with max_pool2d's relu
+//                                   option, which applies it to the pooled output
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -21,6 +20,8 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <nalgrad/nalgrad.hpp>
+
+#include "graph/tape.hpp"
 
 #include "allocations.hpp"
 #include "process.hpp"
@@ -41,9 +42,9 @@ struct Config {
     int threads = 2;
 };
 
-// max_pool2d(relu(conv2d(...))) as users write it: the relu runs inside the convolution's
-// forward, and its gradient mask inside the pool's backward. Or each output named first, so that
-// relu is its own pass over memory both ways.
+// max_pool2d(conv2d(...), {.activation = relu}) as the example model writes it: the relu runs on
+// the pooled output and its gradient mask on the pooled gradient. Or relu as an op of its own,
+// a pass over the convolution's output both ways.
 enum class ConvRelu { fused, separate };
 
 struct Options {
@@ -162,22 +163,15 @@ struct StepProfile {
     ng::Var timed(Op op, const std::function<ng::Var()>& run) {
         const double start = now_ms();
         ng::Var y = run();
-        (void)y.value();  // a convolution's forward is deferred until its value is read
         forward[op].push_back(now_ms() - start);
-        time_backward(op, y.node()->producer);
+        time_backward(op, ng::node_of(y)->producer);
         return y;
     }
 
-    // relu(conv2d(...)), one forward: its time goes to the convolution, 0 to the relu. The
-    // relu's gradient function is timed once the pool has taken its mask (see forward()).
-    ng::Var timed_conv_relu(Op conv_op, Op relu_op, const std::function<ng::Var()>& run) {
-        const double start = now_ms();
-        ng::Var y = run();
-        forward[conv_op].push_back(now_ms() - start);
-        forward[relu_op].push_back(0);
-        if (const auto& relu_record = y.node()->producer)
-            time_backward(conv_op, relu_record->inputs.at(0)->producer);
-        return y;
+    // An op that runs inside another (the relu inside max_pool2d's relu option): 0 for both.
+    void inside_another(Op op) {
+        forward[op].push_back(0);
+        backward[op].push_back(0);
     }
 
     void time_backward(Op op, const std::shared_ptr<ng::TapeRecord>& record) {
@@ -197,7 +191,8 @@ using Activations = std::array<ng::Var, op_count>;
 
 const ng::Conv2dOptions same_padding{.padding = ng::same};
 
-// Fused, the convolutions' and the first two relus' outputs are not kept (they stay undefined).
+// Fused, each relu after a convolution runs inside the max pool that follows it (one op), and the
+// convolutions' outputs are dropped once pooled, as an expression would drop them.
 Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& labels,
                     ConvRelu conv_relu, StepProfile* profile = nullptr) {
     Activations a;
@@ -206,29 +201,26 @@ Activations forward(const LeNetFM& m, const ng::Var& images, const ng::Tensor& l
     };
     const auto conv_then_relu = [&](Op conv_op, Op relu_op, const ng::Var& x, const ng::Var& w,
                                     const ng::Var& b) {
+        run(conv_op, [&] { return ng::conv2d(x, w, b, same_padding); });
         if (conv_relu == ConvRelu::separate) {
-            run(conv_op, [&] { return ng::conv2d(x, w, b, same_padding); });
             run(relu_op, [&] { return ng::relu(a[conv_op]); });
-            return;
+        } else if (profile) {
+            profile->inside_another(relu_op);
         }
-        const auto fused = [&] { return ng::relu(ng::conv2d(x, w, b, same_padding)); };
-        a[relu_op] = profile ? profile->timed_conv_relu(conv_op, relu_op, fused) : fused();
     };
-    const auto pool_after_relu = [&](Op relu_op, Op pool_op) {
+    const auto pool_after_relu = [&](Op conv_op, Op relu_op, Op pool_op) {
         if (conv_relu == ConvRelu::separate) {
             run(pool_op, [&] { return ng::max_pool2d(a[relu_op]); });
             return;
         }
-        // The relu's output handed over: the pool applies the relu's gradient mask, and the
-        // relu's own gradient function (timed from here on) passes the gradient through.
-        run(pool_op, [&] { return ng::max_pool2d(std::move(a[relu_op])); });
-        if (profile)
-            profile->time_backward(relu_op, a[pool_op].node()->producer->inputs.at(0)->producer);
+        run(pool_op,
+            [&] { return ng::max_pool2d(a[conv_op], {.activation = ng::Activation::relu}); });
+        a[conv_op] = ng::Var();
     };
     conv_then_relu(conv1, relu1, images, m.w1, m.b1);
-    pool_after_relu(relu1, pool1);
+    pool_after_relu(conv1, relu1, pool1);
     conv_then_relu(conv2, relu2, a[pool1], m.w2, m.b2);
-    pool_after_relu(relu2, pool2);
+    pool_after_relu(conv2, relu2, pool2);
     run(flat, [&] { return ng::flatten(a[pool2]); });
     run(dense1, [&] { return ng::dense(a[flat], m.w3, m.b3); });
     run(relu3, [&] { return ng::relu(a[dense1]); });
@@ -295,14 +287,13 @@ Times time_alone(
     int iterations, const std::function<ng::Var()>& run,
     const std::function<void()>& before = [] {}) {
     ng::Var y = run();
-    const auto record = y.node()->producer;
+    const auto record = ng::node_of(y)->producer;
     ng::Generator gen(7);
     const ng::Grads dy{ng::normal(y.shape(), y.dtype(), gen)};
     Times t;
     before();
-    (void)run().value();  // warm
-    // Reading the value runs a convolution's deferred forward.
-    t.forward_ms = median_ms(iterations, before, [&] { (void)run().value(); });
+    (void)run();  // warm
+    t.forward_ms = median_ms(iterations, before, [&] { (void)run(); });
     before();
     record->backward(dy, record->needed);  // warm
     t.backward_ms =
@@ -510,11 +501,9 @@ Result run_config(const Config& config, const Options& options) {
         "median minus the medians of its parts\n");
     if (options.conv_relu == ConvRelu::fused)
         fmt::print(
-            "in step, max_pool2d(relu(conv2d(...))): the convolution runs the relu (a oneDNN "
-            "post-op), so conv1, conv2 forward include relu1, relu2, whose forward shows 0; pool1, "
-            "pool2 backward apply the relu's mask to their output gradient, so relu1, relu2 "
-            "backward only pass it on; alone and raw: every op separately (--unfused: in step "
-            "too)\n");
+            "in step, max_pool2d with the relu option: pool1, pool2 apply relu1, relu2 to their "
+            "output and its mask to their output gradient, so relu1, relu2 show 0; alone and "
+            "raw: every op separately (--unfused: in step too)\n");
     fmt::print(
         "step {:.2f} ms (profiled: {:.2f} ms), raw oneDNN primitives {:.2f} ms (no loss, no "
         "update): ratio {:.2f}, the median of {} rounds' ratios ({:.2f}), each round 1 + {} steps "

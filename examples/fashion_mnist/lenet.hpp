@@ -1,6 +1,8 @@
-// "lenet-fm" (../shared/bench/README.md), the example's model; tests train it too.
+// "lenet-fm", the example's model; tests train it too.
 //   conv 5x5 1->32 SAME, ReLU, max pool 2x2/2, conv 5x5 32->64 SAME, ReLU, max pool 2x2/2,
 //   flatten, dense 3136->512, ReLU, dense 512->10.
+// Each ReLU after a convolution runs inside the pool that follows it (relu after a max pool
+// equals max pool after relu, on a quarter of the elements): MaxPool2dOptions::activation.
 // book_style: the notes' variant, stride-1 pooling followed by the stride op as its own step.
 #pragma once
 #include <nalgrad/nalgrad.hpp>
@@ -14,18 +16,21 @@ struct LeNet {
     Dense fc1{7 * 7 * 64, 512};
     Dense fc2{512, 10};
 
-    // h is a relu's output that nothing else holds: passed on as such, the pool applies the
-    // relu's gradient mask itself (ops/pool.hpp).
-    Var pool(Var&& h) const {
-        if (!book_style) return max_pool2d(std::move(h), {.kernel = 2, .stride = 2});
+    // max_pool2d(relu(h)), as one op.
+    Var relu_pool(const Var& h) const {
+        if (!book_style)
+            return max_pool2d(h, {.kernel = 2, .stride = 2, .activation = Activation::relu});
         // Pool at stride 1 (one padding row and column after, so the skip keeps 14 and 7), then
         // skip every other row and column.
-        return stride(max_pool2d(std::move(h), {.kernel = 2, .stride = 1, .padding = {0, 1, 0, 1}}),
+        return stride(max_pool2d(h, {.kernel = 2,
+                                     .stride = 1,
+                                     .padding = {0, 1, 0, 1},
+                                     .activation = Activation::relu}),
                       2);
     }
     Var operator()(const Var& x) const {
-        Var h = pool(relu(conv1(x)));
-        h = pool(relu(conv2(h)));
+        Var h = relu_pool(conv1(x));
+        h = relu_pool(conv2(h));
         return fc2(relu(fc1(flatten(h))));
     }
     Parameters parameters() const { return NALGRAD_COLLECT(conv1, conv2, fc1, fc2); }
