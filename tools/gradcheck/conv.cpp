@@ -12,13 +12,22 @@ struct ConvCase {
     const char* what;
 };
 
+// A relu whose input is nowhere positive passes no gradient, and the check would prove nothing:
+// then negate the kernel and bias, which negates the convolution's output.
+void make_some_positive(std::vector<Var>& in, const Conv2dOptions& options) {
+    const Tensor y = conv2d(in[0], in[1], in.size() > 2 ? in[2] : Var{}, options).value();
+    if (std::ranges::any_of(y.to_vector(), [](double v) { return v > 0; })) return;
+    for (std::size_t i = 1; i < in.size(); ++i) in[i] = (-in[i]).value().requires_grad();
+}
+
 std::string padding_name(const Padding& p) {
     if (p == same) return "same";
     if (p == valid) return "valid";
     return fmt::format("{{{}, {}, {}, {}}}", p.top(), p.bottom(), p.left(), p.right());
 }
 
-std::vector<Case> conv2d_cases() {
+// activation: relu makes each case the fused op "conv2d_relu".
+std::vector<Case> conv2d_cases(Activation activation) {
     Generator gen(31);
     const ConvCase configs[] = {
         {{1, 3, 3, 1}, {2, 2, 1, 1}, {.padding = same}, true, "even kernel, SAME pads after"},
@@ -37,7 +46,9 @@ std::vector<Case> conv2d_cases() {
     for (const ConvCase& c : configs) {
         std::vector<Var> in{random_input(c.x, gen), random_input(c.k, gen)};
         if (c.bias) in.push_back(random_input({c.k[3]}, gen));
-        const Conv2dOptions options = c.options;
+        Conv2dOptions options = c.options;
+        options.activation = activation;
+        if (activation == Activation::relu) make_some_positive(in, options);
         cases.push_back(
             {fmt::format("x {} k {} stride {}x{} dilation {}x{} {}{} ({})", c.x, c.k,
                          options.stride.h, options.stride.w, options.dilation.h, options.dilation.w,
@@ -49,7 +60,7 @@ std::vector<Case> conv2d_cases() {
     return cases;
 }
 
-// Random geometries over the ranges: batch 1-3, sizes 1-12, channels 1-8, kernels 1-5
+// Random geometries: batch 1-3, sizes 1-12, channels 1-8, kernels 1-5
 // (even too), strides 1-3, dilation 1-2, every padding mode, with and without bias. Small ones
 // get the full Jacobian, the rest random projections.
 std::vector<Case> conv2d_random_cases() {
@@ -97,24 +108,8 @@ std::vector<Case> conv2d_random_cases() {
     return cases;
 }
 
-// relu(conv2d(...)) on the same configurations: the relu runs inside the convolution's forward
-// (ops/activation.cpp), and backward goes through both records.
-std::vector<Case> conv2d_relu_cases() {
-    std::vector<Case> cases = conv2d_cases();
-    for (Case& c : cases) {
-        // A relu whose input is nowhere positive passes no gradient, and the check would prove
-        // nothing: then negate the kernel and bias, which negates the convolution's output.
-        const std::vector<double> y = c.fn(c.inputs).value().to_vector();
-        if (std::ranges::none_of(y, [](double v) { return v > 0; }))
-            for (std::size_t i = 1; i < c.inputs.size(); ++i)
-                c.inputs[i] = (-c.inputs[i]).value().requires_grad();
-        c.fn = [conv = std::move(c.fn)](const std::vector<Var>& v) { return relu(conv(v)); };
-    }
-    return cases;
-}
-
-const Register conv2d_family{"conv2d", conv2d_cases};
-const Register conv2d_relu_family{"conv2d_relu", conv2d_relu_cases};
+const Register conv2d_family{"conv2d", [] { return conv2d_cases(Activation::none); }};
+const Register conv2d_relu_family{"conv2d_relu", [] { return conv2d_cases(Activation::relu); }};
 const Register conv2d_random_family{"conv2d_random", conv2d_random_cases};
 
 }  // namespace

@@ -35,25 +35,25 @@ std::string describe(const Geometry& g) {
                        g.stride.w, g.padding_name);
 }
 
-// after_relu: max_pool2d(relu(x)), where the pool applies the relu's gradient mask itself
-// (ops/pool.cpp). The inputs then stay 1/32 away from the relu's kink at 0; windows whose relu
-// outputs are all 0 tie at 0, where no policy passes a gradient.
-std::vector<Case> max_pool_cases(bool after_relu) {
-    Generator gen(after_relu ? 25 : 21);
+// With the relu activation, the fused op "max_pool2d_relu" (relu after the pool, the mask on the
+// pooled gradient). The inputs then stay 1/32 away from the relu's kink at 0; windows whose
+// maximum is negative pass no gradient under any policy.
+std::vector<Case> max_pool_cases(Activation activation) {
+    const bool relu = activation == Activation::relu;
+    Generator gen(relu ? 25 : 21);
     std::vector<Case> cases;
     for (const Geometry& g : geometries())
         for (auto [ties, name] :
              {std::pair{TiePolicy::first, "first"}, std::pair{TiePolicy::all, "all"},
               std::pair{TiePolicy::split, "split"}})
             cases.push_back({fmt::format("{}, ties {}", describe(g), name),
-                             {distinct_input(g.x, gen, after_relu ? 1.0 / 32 : 0)},
-                             [g, ties, after_relu](const std::vector<Var>& in) {
-                                 const MaxPool2dOptions options{.kernel = g.kernel,
-                                                                .stride = g.stride,
-                                                                .padding = g.padding,
-                                                                .ties = ties};
-                                 if (after_relu) return max_pool2d(relu(in[0]), options);
-                                 return max_pool2d(in[0], options);
+                             {distinct_input(g.x, gen, relu ? 1.0 / 32 : 0)},
+                             [g, ties, activation](const std::vector<Var>& in) {
+                                 return max_pool2d(in[0], {.kernel = g.kernel,
+                                                           .stride = g.stride,
+                                                           .padding = g.padding,
+                                                           .ties = ties,
+                                                           .activation = activation});
                              }});
     return cases;
 }
@@ -148,8 +148,8 @@ std::vector<Case> pool_random_cases() {
     return cases;
 }
 
-const Register max_pool{"max_pool2d", [] { return max_pool_cases(false); }};
-const Register relu_max_pool{"relu_max_pool2d", [] { return max_pool_cases(true); }};
+const Register max_pool{"max_pool2d", [] { return max_pool_cases(Activation::none); }};
+const Register max_pool_relu{"max_pool2d_relu", [] { return max_pool_cases(Activation::relu); }};
 const Register pool_random{"pool_random", pool_random_cases};
 const Register avg_pool{"avg_pool2d", avg_pool_cases};
 const Register stride_op{"stride", stride_cases};
