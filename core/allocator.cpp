@@ -23,8 +23,8 @@ constexpr std::size_t alignment = 64;
 // state) come straight from mmap, their start aligned to 2 MiB, with MADV_HUGEPAGE: Debian's
 // kernels back only advised memory with transparent huge pages, and a training step streams
 // tens of megabytes through these blocks, which on 4 KiB pages costs a TLB miss every 4 KiB.
-// Measured on lenet-fm at B=64, 2 threads, the builds with and without in turns (6 runs each):
-// nalgrad / raw oneDNN sum 1.12 against 1.16 (medians). The block's tail past its last full huge
+// On lenet-fm at B=64, 2 threads, nalgrad / raw oneDNN sum is 1.12 with it and 1.16 without
+// (medians of 6 runs each, in turns). The block's tail past its last full huge
 // page stays on 4 KiB pages, so resident memory does not grow by the rounding.
 constexpr std::size_t huge_page = std::size_t{2} << 20;
 constexpr std::size_t small_page = 4096;
@@ -62,8 +62,8 @@ void system_free(void* block, std::size_t size) noexcept {
 
 // A training step frees and allocates the same tensors again every step (about 50 MiB for the
 // benchmark's lenet-fm at B=64). Asking the system each time costs calls, and glibc hands large
-// freed blocks back to the kernel, so every step page-faulted its activations in again (9,500
-// faults, 15-30 ms of a 50-80 ms step). Freed blocks are therefore kept here, one free list per
+// freed blocks back to the kernel, so every step would page-fault its activations in again
+// (9,500 faults, 15-30 ms of a 50-80 ms step). Freed blocks are therefore kept here, one free list per
 // size class, and a request takes a block of its class when one is free.
 //
 // Bound: the footprint (bytes in use + cached) may grow to twice the peak bytes in use, at least

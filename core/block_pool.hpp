@@ -1,5 +1,5 @@
 // Recycled memory for the small objects made and freed every step (the tape's variables, records
-// and deferred forwards, tensors' Storage, a max pooling's saved state), so that a training step
+// and gradient functions' state, tensors' Storage, a max pooling's saved state), so that a training step
 // after the first allocates none of them. std::allocate_shared<VarNode>(PoolAllocator<VarNode>{})
 // puts the node and its reference counts in one block of the pool.
 //

@@ -1,5 +1,5 @@
 // Window geometry shared by convolution and pooling: padding modes, output size, offsets.
-// ../shared/SPEC.md: SAME gives ceil(x / s) outputs; of the total padding
+// docs/semantics.md: SAME gives ceil(x / s) outputs; of the total padding
 // max((ceil(x/s) - 1) * s + k_eff - x, 0), total / 2 goes before and the rest after (SAME_UPPER).
 #pragma once
 #include <cstdint>

@@ -1,4 +1,5 @@
-// The notes' "skip" step: stride applied after a stride-1 convolution or pooling.
+// The standalone stride ("skip") step: every s-th row and column, applied after a stride-1
+// convolution or pooling (docs/semantics.md).
 #pragma once
 #include "core/geometry.hpp"
 #include "graph/var.hpp"

@@ -369,7 +369,7 @@ TEST_CASE("gradcheck (float64) on 60 sweep configurations, full Jacobian on the 
 }
 
 TEST_CASE("stride s with the stride-1 SAME padding equals every s-th output of stride 1") {
-    // ../shared/SPEC.md: stride(conv2d(x, k, stride 1, SAME), s) equals conv2d(x, k, stride s,
+    // docs/semantics.md: stride(conv2d(x, k, stride 1, SAME), s) equals conv2d(x, k, stride s,
     // explicit = the stride-1 SAME padding), while conv2d(..., stride s, SAME) centres
     // differently.
     Generator gen(17);

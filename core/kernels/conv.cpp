@@ -75,9 +75,9 @@ struct ConvPrimitives {
 
     // Either oneDNN's backward-data primitive, or (as_forward) a forward convolution of dy with
     // the kernel flipped in space and its channels swapped, the same sums when stride and
-    // dilation are 1: oneDNN 2.6's brgconv forward ran lenet's conv2 backward-data 13-15% faster
+    // dilation are 1: oneDNN 2.6's brgconv forward runs lenet's conv2 backward-data 13-15% faster
     // than its jit:avx512_core backward-data kernel (B=16, 64, 256). Capped to AVX2 both are
-    // jit:avx2 and the forward was no faster, so it is taken only where oneDNN picks brgconv.
+    // jit:avx2 and the forward is no faster, so it is taken only where oneDNN picks brgconv.
     struct BackwardData {
         onednn::Primitive primitive;
         memory::desc weights;

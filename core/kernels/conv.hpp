@@ -1,4 +1,4 @@
-// 2-D convolution kernels, NHWC activations and HWIO weights (../shared/SPEC.md, conv2d).
+// 2-D convolution kernels, NHWC activations and HWIO weights (docs/semantics.md, conv2d).
 // The window (padding, stride, dilation, output size) comes resolved from make_window.
 //
 // float32 runs on oneDNN; float64 on the project's direct loops, which exist for float too

@@ -20,7 +20,8 @@ constexpr int64_t with_sqrt = 8;
 // Optimizer state decays geometrically where a gradient stays zero (Adam's first moment by beta1
 // each step: the dead units of the example's first dense layer reach float32's subnormal range
 // after about 800 steps, 46% of that layer's state after two epochs), and x86 computes on
-// subnormals many times slower: the example's second epoch ran at half the speed of the first.
+// subnormals many times slower: unflushed, the example's second epoch runs at half the speed of
+// the first.
 // The update loops therefore run with subnormals flushed to zero (MXCSR FTZ and DAZ), on each
 // worker, for their own duration only; a state below 1.2e-38 moves no parameter.
 class FlushSubnormals {
@@ -41,7 +42,7 @@ class FlushSubnormals {
 
 // The loops below take their pointers and coefficients as function parameters: captured by
 // reference in a lambda, a coefficient of type T may alias the parameter array being written, so
-// the compiler reloads it every element and does not vectorise (the SGD update measured 2.4-7 ms
+// the compiler reloads it every element and does not vectorise (the SGD update takes 2.4-7 ms
 // for 1.6M float32 parameters that way; as plain parameters it is a vectorised stream).
 
 template <typename T, bool nesterov>

@@ -3,7 +3,7 @@
 //   flatten, dense 3136->512, ReLU, dense 512->10.
 // Each ReLU after a convolution runs inside the pool that follows it (relu after a max pool
 // equals max pool after relu, on a quarter of the elements): MaxPool2dOptions::activation.
-// book_style: the notes' variant, stride-1 pooling followed by the stride op as its own step.
+// book_style: a variant that pools at stride 1, then applies the stride op as its own step.
 #pragma once
 #include <nalgrad/nalgrad.hpp>
 

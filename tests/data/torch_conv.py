@@ -5,7 +5,7 @@ Run from this folder with Debian's /usr/bin/python3 (python3-torch):
     /usr/bin/python3 torch_conv.py
 
 PyTorch has no SAME_UPPER padding with strides, so every padding is applied explicitly with
-F.pad; SAME is resolved here by the formula of ../shared/SPEC.md, independently of nalgrad's
+F.pad; SAME is resolved here by the formula of docs/semantics.md, independently of nalgrad's
 make_window. Per configuration `cN_`: options = [sh, sw, dh, dw, mode, top, bottom, left, right]
 (mode 0 valid, 1 same, 2 explicit; the pads are the resolved ones), x, k, b (when present), the
 output gradient dy, and PyTorch's y, dx, dk, db.
