@@ -23,6 +23,8 @@ void save_training_checkpoint(const std::string& path, const Parameters& paramet
 
 Metadata load_training_checkpoint(const std::string& path, const Parameters& parameters,
                                   optim::Optimizer& optimizer) {
+    // read_checkpoint gives the optimizer's entries; load() matches every parameter against the
+    // file before it copies any. So the file is read twice, once per resume.
     Checkpoint checkpoint = read_checkpoint(path);
     load(parameters, path, ExtraTensors::ignore);
     optim::State state;

@@ -19,8 +19,8 @@ void save_training_checkpoint(const std::string& path, const Parameters& paramet
 
 // Copies the file's parameters into `parameters` (load() with ExtraTensors::ignore), then replaces
 // the optimizer's state with the file's (Optimizer::load_state); returns the file's metadata.
-// Throws when a parameter is missing or differs in dtype or shape, or the state does not fit the
-// optimizer.
+// Throws when a parameter is missing or differs in dtype or shape (nothing is changed then), or
+// when the state does not fit the optimizer (the parameters are loaded, the optimizer unchanged).
 Metadata load_training_checkpoint(const std::string& path, const Parameters& parameters,
                                   optim::Optimizer& optimizer);
 
