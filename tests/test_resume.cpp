@@ -1,5 +1,7 @@
-// Resuming from a checkpoint (parameters and optimizer state) continues exactly where an
-// uninterrupted run would be: same seed, one thread, bitwise equal parameters.
+// Resuming from a training checkpoint (nn/training_checkpoint.hpp: parameters and optimizer
+// state) continues exactly where an uninterrupted run would be: same seed, one thread, bitwise
+// equal parameters. The file's layout stays readable: a training checkpoint is a plain safetensors
+// file of the parameters by name and the optimizer's state under "optimizer.".
 #include <doctest/doctest.h>
 
 #include <nalgrad/nalgrad.hpp>
@@ -40,13 +42,6 @@ void train_steps(const Small& model, optim::Optimizer& opt, int from, int to) {
     }
 }
 
-NamedTensors everything(const Parameters& params, const optim::Optimizer& opt) {
-    NamedTensors all;
-    for (const auto& p : params) all.push_back({p.name, p.var.value()});
-    for (const auto& [name, t] : opt.state()) all.push_back({"optimizer." + name, t});
-    return all;
-}
-
 template <typename Optimizer, typename Options>
 void check_resume(const Options& options) {
     const int threads = get_num_threads();
@@ -59,16 +54,15 @@ void check_resume(const Options& options) {
     Small first_half(3);
     Optimizer opt_b(first_half.parameters(), options);
     train_steps(first_half, opt_b, 0, 3);
-    save(everything(first_half.parameters(), opt_b), dir / "ck.safetensors");
+    save_training_checkpoint(dir / "ck.safetensors", first_half.parameters(), opt_b,
+                             {{"epoch", "3"}});
 
     Small resumed(99);  // different initial weights: all must come from the file
     Optimizer opt_c(resumed.parameters(), options);
-    load(resumed.parameters(), dir / "ck.safetensors", ExtraTensors::ignore);
-    optim::State state;
-    for (const auto& t : read_checkpoint(dir / "ck.safetensors").tensors)
-        if (t.name.rfind("optimizer.", 0) == 0) state.push_back({t.name.substr(10), t.tensor});
-    REQUIRE_FALSE(state.empty());
-    opt_c.load_state(state);
+    const Metadata metadata =
+        load_training_checkpoint(dir / "ck.safetensors", resumed.parameters(), opt_c);
+    CHECK(metadata.at("epoch") == "3");
+    REQUIRE_FALSE(opt_c.state().empty());
     train_steps(resumed, opt_c, 3, 6);
 
     Parameters a = uninterrupted.parameters(), c = resumed.parameters();
@@ -97,4 +91,43 @@ TEST_CASE("resuming without the optimizer state differs (the test can tell)") {
     optim::SGD fresh(restarted.parameters(), {.lr = 0.05, .momentum = 0.9});  // momentum lost
     train_steps(restarted, fresh, 3, 6);
     CHECK_FALSE(equal(uninterrupted.fc1.weight.value(), restarted.fc1.weight.value()));
+}
+
+TEST_CASE(
+    "a training checkpoint is the parameters by name and the optimizer's state under "
+    "'optimizer.'") {
+    testing::TempDir dir;
+    Small model(3);
+    optim::SGD opt(model.parameters(), {.lr = 0.05, .momentum = 0.9});
+    train_steps(model, opt, 0, 2);
+    const Parameters params = model.parameters();
+    const optim::State state = opt.state();
+    REQUIRE_FALSE(state.empty());
+
+    save_training_checkpoint(dir / "written.safetensors", params, opt, {{"epoch", "2"}});
+    const Checkpoint written = read_checkpoint(dir / "written.safetensors");
+    CHECK(written.tensors.size() == params.size() + state.size());
+    for (const auto& p : params) CHECK_MESSAGE(equal(written.at(p.name), p.var.value()), p.name);
+    for (const auto& [name, t] : state)
+        CHECK_MESSAGE(equal(written.at("optimizer." + name), t), name);
+    CHECK(written.metadata.at("epoch") == "2");
+
+    // A file laid out by hand the same way, as checkpoints written earlier are, loads too.
+    NamedTensors by_hand;
+    for (const auto& p : params) by_hand.push_back({p.name, p.var.value()});
+    for (const auto& [name, t] : state) by_hand.push_back({"optimizer." + name, t});
+    save(by_hand, dir / "by_hand.safetensors", {{"epoch", "2"}});
+    Small loaded(99);
+    optim::SGD loaded_opt(loaded.parameters(), {.lr = 0.05, .momentum = 0.9});
+    CHECK(load_training_checkpoint(dir / "by_hand.safetensors", loaded.parameters(), loaded_opt)
+              .at("epoch") == "2");
+    const Parameters loaded_params = loaded.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i)
+        CHECK_MESSAGE(equal(loaded_params[i].var.value(), params[i].var.value()), params[i].name);
+    const optim::State loaded_state = loaded_opt.state();
+    REQUIRE(loaded_state.size() == state.size());
+    for (std::size_t i = 0; i < state.size(); ++i) {
+        CHECK(loaded_state[i].first == state[i].first);
+        CHECK_MESSAGE(equal(loaded_state[i].second, state[i].second), state[i].first);
+    }
 }

@@ -1,8 +1,8 @@
-// The lenet-fm training step's oneDNN primitives called directly, with no framework around them
-// (as ../shared/bench/onednn_conv.cpp does): the floor nalgrad's float32 step can approach on
-// these primitives. Activations NHWC, convolution and inner-product weights in oneDNN's own
-// layouts (`any`), library-managed scratchpads, no reorders, data random. The loss and the
-// optimizer update have no oneDNN primitive and are left out.
+// The lenet-fm training step's oneDNN primitives called directly through oneDNN's C++ API, with
+// no framework around them: the floor nalgrad's float32 step can approach on these primitives.
+// Activations NHWC, convolution and inner-product weights in oneDNN's own layouts (`any`),
+// library-managed scratchpads, no reorders, data random. The loss and the optimizer update have
+// no oneDNN primitive and are left out.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -3,21 +3,21 @@
 # benchmark, then PyTorch at the same batch and threads, then the next configuration; with
 # --pairs N the whole sequence runs N times. Each pair gives a ratio nalgrad / PyTorch, taken
 # minutes apart at most, so the machine's drift weighs on both sides; the summary is the median of
-# a configuration's pair ratios. PyTorch runs when Debian's /usr/bin/python3 has torch and the
-# shared reference scripts exist (../shared/bench from the repository root); they are called, not
-# copied. GOMP_SPINCOUNT=10000 for both, as the references were measured.
+# a configuration's pair ratios. PyTorch (torch_lenet.py, with OpenBLAS through openblas.sh) runs
+# when Debian's /usr/bin/python3 has torch (python3-torch); the python3 first on PATH may be
+# another interpreter without it. GOMP_SPINCOUNT=10000 for both, so that both sides' OpenMP
+# threads wait alike between parallel regions.
 #
 #   examples/benchmark/run.sh [--pairs N] [benchmark options]
 #     e.g. --short, or --batch 64 --threads 2, or --pairs 3 --batch 64 --threads 2
 #
 # Build first: cmake --preset release && cmake --build build/release --target benchmark
-# NALGRAD_BENCHMARK overrides the binary, NALGRAD_BENCH_SHARED the reference folder.
+# NALGRAD_BENCHMARK overrides the binary.
 set -euo pipefail
 export GOMP_SPINCOUNT=10000
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 binary=${NALGRAD_BENCHMARK:-$repo/build/release/examples/benchmark/benchmark}
-shared=${NALGRAD_BENCH_SHARED:-$(cd "$repo/.." && pwd)/shared/bench}
 python=/usr/bin/python3
 
 if [ ! -x "$binary" ]; then
@@ -61,14 +61,11 @@ done
 if [ -n "$short" ] || [ -n "$batch$threads" ]; then
   configs=("${batch:-64} ${threads:-2}")  # the benchmark's own default for one configuration
 else
-  configs=("64 2" "16 2" "256 2" "64 1")  # the benchmark's own list (examples/benchmark/main.cpp)
+  configs=("64 2" "16 2" "256 2" "64 1")  # the benchmark's own list (options.cpp)
 fi
 
 with_torch=1
-if [ ! -d "$shared" ]; then
-  echo "run.sh: the shared reference folder $shared is missing; no PyTorch comparison"
-  with_torch=
-elif ! "$python" -c 'import torch' 2>/dev/null; then
+if ! "$python" -c 'import torch' 2>/dev/null; then
   echo "run.sh: $python has no torch (apt-get install python3-torch); no PyTorch comparison"
   with_torch=
 fi
@@ -86,8 +83,8 @@ for ((pair = 1; pair <= pairs; ++pair)); do
     "$binary" --batch "$b" --threads "$t" "${passed[@]}" | tee "$work/nalgrad_$name.txt"
     [ -n "$with_torch" ] || continue
     echo
-    echo "PyTorch reference ($shared/torch_lenet.py, OpenBLAS, channels_last and contiguous):"
-    if ! "$shared/with_openblas.sh" "$python" "$shared/torch_lenet.py" --batches "$b" \
+    echo "PyTorch reference (torch_lenet.py, OpenBLAS, channels_last and contiguous):"
+    if ! "$here/openblas.sh" "$python" "$here/torch_lenet.py" --batches "$b" \
          --threads "$t" --no-epoch "${torch_counts[@]}" --json "$work/torch_$name.json"; then
       echo "run.sh: the PyTorch reference failed (see above); no ratios"
       exit 1

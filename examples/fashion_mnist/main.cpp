@@ -1,4 +1,4 @@
-// Trains "lenet-fm" (../shared/bench/README.md) on Fashion-MNIST:
+// Trains lenet-fm, the model of lenet.hpp, on Fashion-MNIST:
 //   conv 5x5 1->32 SAME, ReLU, max pool 2x2/2, conv 5x5 32->64 SAME, ReLU, max pool 2x2/2,
 //   flatten, dense 3136->512, ReLU, dense 512->10, softmax cross-entropy.
 // `--model book` is the book's variant: stride-1 pooling followed by the stride op as its own step.
@@ -21,6 +21,47 @@ namespace ng = nalgrad;
 namespace fs = std::filesystem;
 
 namespace {
+
+struct Options {
+    int epochs = 2, threads = 0;
+    int64_t batch = 64, limit = 0;
+    std::string optimizer = "adam", model_kind = "lenet", data_root = ng::data::fashion_mnist_root,
+                out_dir = "runs/fashion_mnist", resume, schedule = "none";
+    double lr = 0, momentum = 0.9, min_accuracy = 0;
+    uint64_t seed = 1;
+};
+
+void add_options(CLI::App& app, Options& o) {
+    app.add_option("--epochs", o.epochs, "epochs to train")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--batch", o.batch, "batch size")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--optimizer", o.optimizer, "sgd, adam, adamw or rmsprop")
+        ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}))
+        ->capture_default_str();
+    app.add_option("--lr", o.lr,
+                   "learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.01 for sgd)");
+    app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+    app.add_option("--threads", o.threads, "threads (default: every core)");
+    app.add_option("--seed", o.seed, "seed for weights and shuffling")->capture_default_str();
+    app.add_option("--model", o.model_kind, "lenet, or book (stride as its own step)")
+        ->check(CLI::IsMember({"lenet", "book"}))
+        ->capture_default_str();
+    app.add_option("--data", o.data_root, "folder with the Fashion-MNIST IDX files")
+        ->capture_default_str();
+    app.add_option("--out", o.out_dir, "output folder")->capture_default_str();
+    app.add_option("--resume", o.resume, "checkpoint to continue from");
+    app.add_option("--limit", o.limit, "train on the first N images only (a quick run)");
+    app.add_option("--schedule", o.schedule,
+                   "learning-rate schedule: none, or cosine (annealed to 0 over all the epochs, "
+                   "stepped per batch)")
+        ->check(CLI::IsMember({"none", "cosine"}))
+        ->capture_default_str();
+    app.add_option("--min-accuracy", o.min_accuracy,
+                   "exit with status 1 when the final test accuracy is below this");
+}
 
 std::unique_ptr<ng::optim::Optimizer> make_optimizer(const std::string& name, double lr,
                                                      double momentum,
@@ -102,156 +143,107 @@ void plot(const fs::path& out) {
         fmt::print("gnuplot failed: metrics.csv written, no plot\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) try {
-    CLI::App app{"nalgrad: train a CNN on Fashion-MNIST"};
-    int epochs = 2, threads = 0;
-    int64_t batch = 64, limit = 0;
-    std::string optimizer = "adam", model_kind = "lenet", data_root = ng::data::fashion_mnist_root,
-                out_dir = "runs/fashion_mnist", resume;
-    double lr = 0, momentum = 0.9;
-    uint64_t seed = 1;
-    app.add_option("--epochs", epochs, "epochs to train")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--batch", batch, "batch size")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--optimizer", optimizer, "sgd, adam, adamw or rmsprop")
-        ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}))
-        ->capture_default_str();
-    app.add_option("--lr", lr,
-                   "learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.01 for sgd)");
-    app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str();
-    app.add_option("--threads", threads, "threads (default: every core)");
-    app.add_option("--seed", seed, "seed for weights and shuffling")->capture_default_str();
-    app.add_option("--model", model_kind, "lenet, or book (stride as its own step)")
-        ->check(CLI::IsMember({"lenet", "book"}))
-        ->capture_default_str();
-    app.add_option("--data", data_root, "folder with the Fashion-MNIST IDX files")
-        ->capture_default_str();
-    app.add_option("--out", out_dir, "output folder")->capture_default_str();
-    app.add_option("--resume", resume, "checkpoint to continue from");
-    app.add_option("--limit", limit, "train on the first N images only (a quick run)");
-    std::string schedule = "none";
-    app.add_option("--schedule", schedule,
-                   "learning-rate schedule: none, or cosine (annealed to 0 over all the epochs, "
-                   "stepped per batch)")
-        ->check(CLI::IsMember({"none", "cosine"}))
-        ->capture_default_str();
-    double min_accuracy = 0;
-    app.add_option("--min-accuracy", min_accuracy,
-                   "exit with status 1 when the final test accuracy is below this");
-    CLI11_PARSE(app, argc, argv);
-
-    if (threads > 0) ng::set_num_threads(threads);
-    if (lr == 0) lr = optimizer == "sgd" ? 0.01 : 1e-3;
-    ng::manual_seed(seed);
-    fs::path out(out_dir);
-    fs::create_directories(out);
-
-    auto train = ng::data::fashion_mnist("train", data_root);
-    auto test = ng::data::fashion_mnist("test", data_root);
-    if (limit > 0 && limit < train.size()) train = train.subset(0, limit);
-    fmt::print(
-        "Fashion-MNIST: {} training and {} test images; model {}, optimizer {} (lr {}), "
-        "batch {}, {} threads\n",
-        train.size(), test.size(), model_kind, optimizer, lr, batch, ng::get_num_threads());
-
-    ng::examples::LeNet model;
-    model.book_style = model_kind == "book";
-    ng::Parameters params = model.parameters();
-    auto opt = make_optimizer(optimizer, lr, momentum, params);
+// Continues from a checkpoint of save_checkpoint(); returns the epoch to train first.
+int resume_from(const std::string& checkpoint, const ng::Parameters& params,
+                ng::optim::Optimizer& opt) {
+    const ng::Metadata metadata = ng::load_training_checkpoint(checkpoint, params, opt);
     int first_epoch = 1;
-    if (!resume.empty()) {
-        ng::Checkpoint ck = ng::read_checkpoint(resume);
-        ng::load(params, resume, ng::ExtraTensors::ignore);
-        ng::optim::State state;
-        for (const auto& t : ck.tensors)
-            if (t.name.rfind("optimizer.", 0) == 0) state.push_back({t.name.substr(10), t.tensor});
-        opt->load_state(state);
-        if (auto it = ck.metadata.find("epoch"); it != ck.metadata.end())
-            first_epoch = std::stoi(it->second) + 1;
-        fmt::print("resumed from {} after epoch {}\n", resume, first_epoch - 1);
-    }
+    if (auto it = metadata.find("epoch"); it != metadata.end())
+        first_epoch = std::stoi(it->second) + 1;
+    fmt::print("resumed from {} after epoch {}\n", checkpoint, first_epoch - 1);
+    return first_epoch;
+}
 
-    auto loader = ng::data::batches(train, {.batch = batch,
-                                            .shuffle = true,
-                                            .seed = seed,
-                                            .epoch = first_epoch - 1,
-                                            .mean = ng::data::fashion_mnist_mean,
-                                            .stddev = ng::data::fashion_mnist_stddev});
-    std::unique_ptr<ng::optim::LRSchedule> lr_schedule;
-    if (schedule == "cosine") {
-        lr_schedule = std::make_unique<ng::optim::CosineAnnealingLR>(
-            *opt, static_cast<int64_t>(first_epoch - 1 + epochs) * loader.size());
-        lr_schedule->set_last_step(static_cast<int64_t>(first_epoch - 1) * loader.size());
-    }
-    const bool terminal = isatty(fileno(stdout));
-    std::ofstream csv(out / "metrics.csv", first_epoch > 1 ? std::ios::app : std::ios::trunc);
-    if (first_epoch == 1)
-        csv << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n";
+void save_checkpoint(const fs::path& out, const ng::Parameters& params,
+                     const ng::optim::Optimizer& opt, int epoch, const Options& o) {
+    ng::save_training_checkpoint(
+        (out / "checkpoint.safetensors").string(), params, opt,
+        {{"epoch", std::to_string(epoch)}, {"optimizer", o.optimizer}, {"model", o.model_kind}});
+}
 
-    double final_accuracy = 0;
-    for (int epoch = first_epoch; epoch < first_epoch + epochs; ++epoch) {
-        auto start = std::chrono::steady_clock::now();
-        double loss_sum = 0, correct = 0;
-        int64_t seen = 0, done = 0, total = loader.size(), next_report = 0;
-        for (const auto& b : loader) {
-            ng::Var logits = model(b.x);
-            ng::Var loss = ng::softmax_cross_entropy(logits, b.labels);
-            if (epoch == first_epoch && done == 0)
-                std::ofstream(out / "model.dot") << ng::to_dot(loss);
-            opt->zero_grad();
-            loss.backward();
-            opt->step();
-            if (lr_schedule) lr_schedule->step();
-            loss_sum += loss.item() * b.x.size(0);
-            correct += static_cast<double>(correct_predictions(logits.value(), b.labels));
-            seen += b.x.size(0);
-            ++done;
-            double elapsed =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            if (terminal || done >= next_report || done == total) {
-                std::string line = fmt::format(
-                    "epoch {} [{:>4}/{}] loss {:.4f} accuracy {:.4f} {:.0f} images/s, {} left",
-                    epoch, done, total, loss_sum / seen, correct / seen, seen / elapsed,
-                    duration(elapsed / done * (total - done)));
-                if (terminal) {
-                    fmt::print("\r{}\x1b[K", line);
-                } else {
-                    fmt::print("{}\n", line);
-                    next_report = done + std::max<int64_t>(total / 10, 1);
-                }
-                std::fflush(stdout);  // a pipe is block-buffered: progress must show now
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// What the epochs of a run share.
+struct Training {
+    const ng::examples::LeNet& model;
+    const ng::Parameters& params;
+    ng::optim::Optimizer& optimizer;
+    ng::optim::LRSchedule* lr_schedule;  // null without --schedule
+    ng::data::Batches& loader;
+    const fs::path& out;
+    int first_epoch;
+    // On a terminal the progress line is redrawn after every batch; into a pipe or a file it is
+    // printed ten times an epoch.
+    bool terminal;
+};
+
+// One pass over the training data: a step per batch, and the progress line.
+EpochResult train_epoch(Training& t, int epoch, std::chrono::steady_clock::time_point start) {
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0, done = 0, total = t.loader.size(), next_report = 0;
+    for (const auto& b : t.loader) {
+        ng::Var logits = t.model(b.x);
+        ng::Var loss = ng::softmax_cross_entropy(logits, b.labels);
+        if (epoch == t.first_epoch && done == 0)
+            std::ofstream(t.out / "model.dot") << ng::to_dot(loss);
+        t.optimizer.zero_grad();
+        loss.backward();
+        t.optimizer.step();
+        if (t.lr_schedule) t.lr_schedule->step();
+        loss_sum += loss.item() * b.x.size(0);
+        correct += static_cast<double>(correct_predictions(logits.value(), b.labels));
+        seen += b.x.size(0);
+        ++done;
+        double elapsed = seconds_since(start);
+        if (t.terminal || done >= next_report || done == total) {
+            std::string line = fmt::format(
+                "epoch {} [{:>4}/{}] loss {:.4f} accuracy {:.4f} {:.0f} images/s, {} left", epoch,
+                done, total, loss_sum / seen, correct / seen, seen / elapsed,
+                duration(elapsed / done * (total - done)));
+            if (t.terminal) {
+                fmt::print("\r{}\x1b[K", line);
+            } else {
+                fmt::print("{}\n", line);
+                next_report = done + std::max<int64_t>(total / 10, 1);
             }
+            std::fflush(stdout);  // a pipe is block-buffered: progress must show now
         }
-        if (terminal) fmt::print("\n");
-        double train_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        EpochResult test_result = evaluate(model, test, 500);
+    }
+    if (t.terminal) fmt::print("\n");
+    return {loss_sum / seen, correct / seen};
+}
+
+// Trains `epochs` epochs, each followed by the test set's figures, a metrics.csv row and a
+// checkpoint; returns the last test accuracy.
+double train_epochs(Training& t, const ng::data::Dataset& test, int epochs, std::ofstream& csv,
+                    const Options& o) {
+    double final_accuracy = 0;
+    for (int epoch = t.first_epoch; epoch < t.first_epoch + epochs; ++epoch) {
+        auto start = std::chrono::steady_clock::now();
+        const EpochResult train_result = train_epoch(t, epoch, start);
+        double train_seconds = seconds_since(start);
+        EpochResult test_result = evaluate(t.model, test, 500);
         final_accuracy = test_result.accuracy;
-        double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double seconds = seconds_since(start);
         fmt::print(
             "epoch {}: train loss {:.4f} accuracy {:.4f} | test loss {:.4f} accuracy "
             "{:.4f} | {} ({} training)\n",
-            epoch, loss_sum / seen, correct / seen, test_result.loss, test_result.accuracy,
+            epoch, train_result.loss, train_result.accuracy, test_result.loss, test_result.accuracy,
             duration(seconds), duration(train_seconds));
-        csv << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f}\n", epoch, loss_sum / seen,
-                           correct / seen, test_result.loss, test_result.accuracy, seconds);
+        csv << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f}\n", epoch, train_result.loss,
+                           train_result.accuracy, test_result.loss, test_result.accuracy, seconds);
         csv.flush();
         std::fflush(stdout);
-
-        ng::NamedTensors everything;
-        for (const auto& p : params) everything.push_back({p.name, p.var.value()});
-        for (const auto& [name, t] : opt->state()) everything.push_back({"optimizer." + name, t});
-        ng::save(
-            everything, (out / "checkpoint.safetensors").string(),
-            {{"epoch", std::to_string(epoch)}, {"optimizer", optimizer}, {"model", model_kind}});
+        save_checkpoint(t.out, t.params, t.optimizer, epoch, o);
     }
-    csv.close();
+    return final_accuracy;
+}
+
+// The plot and the graph's picture, where gnuplot and Graphviz are installed; then the list of
+// what the folder holds.
+void write_outputs(const fs::path& out) {
     plot(out);
     if (have("dot"))
         std::system(fmt::format("dot -Tpng '{}' -o '{}'", (out / "model.dot").string(),
@@ -261,12 +253,66 @@ int main(int argc, char** argv) try {
     for (const char* f : {"metrics.png", "model.dot", "model.png", "checkpoint.safetensors"})
         if (fs::exists(out / f)) written += std::string(", ") + f;
     fmt::print("wrote {}: {}\n", out.string(), written);
-    if (final_accuracy < min_accuracy) {
+}
+
+int run(Options o) {
+    if (o.threads > 0) ng::set_num_threads(o.threads);
+    if (o.lr == 0) o.lr = o.optimizer == "sgd" ? 0.01 : 1e-3;
+    ng::manual_seed(o.seed);  // before the model: its initial weights come from the seed
+    fs::path out(o.out_dir);
+    fs::create_directories(out);
+
+    auto train = ng::data::fashion_mnist("train", o.data_root);
+    auto test = ng::data::fashion_mnist("test", o.data_root);
+    if (o.limit > 0 && o.limit < train.size()) train = train.subset(0, o.limit);
+    fmt::print(
+        "Fashion-MNIST: {} training and {} test images; model {}, optimizer {} (lr {}), "
+        "batch {}, {} threads\n",
+        train.size(), test.size(), o.model_kind, o.optimizer, o.lr, o.batch, ng::get_num_threads());
+
+    ng::examples::LeNet model;
+    model.book_style = o.model_kind == "book";
+    ng::Parameters params = model.parameters();
+    auto opt = make_optimizer(o.optimizer, o.lr, o.momentum, params);
+    const int first_epoch = o.resume.empty() ? 1 : resume_from(o.resume, params, *opt);
+
+    auto loader = ng::data::batches(train, {.batch = o.batch,
+                                            .shuffle = true,
+                                            .seed = o.seed,
+                                            .epoch = first_epoch - 1,
+                                            .mean = ng::data::fashion_mnist_mean,
+                                            .stddev = ng::data::fashion_mnist_stddev});
+    std::unique_ptr<ng::optim::LRSchedule> lr_schedule;
+    if (o.schedule == "cosine") {
+        lr_schedule = std::make_unique<ng::optim::CosineAnnealingLR>(
+            *opt, static_cast<int64_t>(first_epoch - 1 + o.epochs) * loader.size());
+        lr_schedule->set_last_step(static_cast<int64_t>(first_epoch - 1) * loader.size());
+    }
+    std::ofstream csv(out / "metrics.csv", first_epoch > 1 ? std::ios::app : std::ios::trunc);
+    if (first_epoch == 1)
+        csv << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n";
+
+    Training training{model,  params, *opt,        lr_schedule.get(),
+                      loader, out,    first_epoch, static_cast<bool>(isatty(fileno(stdout)))};
+    const double final_accuracy = train_epochs(training, test, o.epochs, csv, o);
+    csv.close();
+    write_outputs(out);
+    if (final_accuracy < o.min_accuracy) {
         fmt::print(stderr, "fashion_mnist: test accuracy {:.4f} is below --min-accuracy {}\n",
-                   final_accuracy, min_accuracy);
+                   final_accuracy, o.min_accuracy);
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    CLI::App app{"nalgrad: train a CNN on Fashion-MNIST"};
+    Options options;
+    add_options(app, options);
+    CLI11_PARSE(app, argc, argv);
+    return run(options);
 } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
     return 1;

@@ -19,6 +19,7 @@
 #include "nn/checkpoint.hpp"
 #include "nn/layers.hpp"
 #include "nn/parameters.hpp"
+#include "nn/training_checkpoint.hpp"
 #include "ops/activation.hpp"
 #include "ops/conv.hpp"
 #include "ops/dropout.hpp"
