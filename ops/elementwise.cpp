@@ -2,6 +2,7 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/reduce.hpp"
+#include "ops/output_saved.hpp"
 
 namespace nalgrad {
 namespace {
@@ -151,10 +152,7 @@ Var operator-(const LocatedVar& x) {
 // y = e^x;  dx = dy * y
 Var exp(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::exp(x.value());
-    return record("exp", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::exp_backward(y, dy[0])};
-    });
+    return record_with_output("exp", kernels::exp(x.value()), x, kernels::exp_backward);
 }
 
 // y = ln x;  dx = dy / x
@@ -169,10 +167,7 @@ Var log(const Var& x, SourceLocation where) {
 // y = sqrt x;  dx = dy / (2 y)
 Var sqrt(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::sqrt(x.value());
-    return record("sqrt", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::sqrt_backward(y, dy[0])};
-    });
+    return record_with_output("sqrt", kernels::sqrt(x.value()), x, kernels::sqrt_backward);
 }
 
 // y = x^p;  dx = dy * p * x^(p-1)

@@ -2,6 +2,7 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/loss.hpp"
+#include "ops/output_saved.hpp"
 
 namespace nalgrad {
 namespace {
@@ -24,19 +25,14 @@ void check_pair(std::string_view op, const Var& a, std::string_view a_name, cons
 // y = softmax(x);  dx = y * (dy - sum(dy * y)) per row
 Var softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::softmax(x.value());
-    return record("softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::softmax_backward(y, dy[0])};
-    });
+    return record_with_output("softmax", kernels::softmax(x.value()), x, kernels::softmax_backward);
 }
 
 // y = log_softmax(x);  dx = dy - softmax(x) * sum(dy) per row
 Var log_softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::log_softmax(x.value());
-    return record("log_softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::log_softmax_backward(y, dy[0])};
-    });
+    return record_with_output("log_softmax", kernels::log_softmax(x.value()), x,
+                              kernels::log_softmax_backward);
 }
 
 // y = mean_n (logsumexp(z_n) - z_n[label_n]);  dz = dy / mb * (softmax(z) - onehot(label))
