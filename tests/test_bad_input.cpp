@@ -756,8 +756,9 @@ TEST_CASE("bad input: a failing optimizer step leaves the parameters unchanged")
 }
 
 TEST_CASE("fuzz finding: average pooling with trailing padding as large as the kernel") {
-    // Rows 0-1 and 3-4 (row 4 is padding): the second window averages row 3 alone. oneDNN refused
-    // this geometry with a dnnl::error before the unused trailing padding was dropped.
+    // Rows 0-1 and 3-4 (row 4 is padding): the second window averages row 3 alone. oneDNN refuses
+    // this geometry with a dnnl::error unless the kernel drops the trailing padding no window
+    // reads.
     ng::Generator gen(3);
     const ng::Tensor x = ng::uniform({1, 4, 2, 1}, f32, gen);
     const ng::AvgPool2dOptions o{.kernel = {2, 1}, .stride = {3, 1}, .padding = {0, 2, 0, 0}};

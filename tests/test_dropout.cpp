@@ -79,7 +79,7 @@ TEST_CASE("dropout is the identity in evaluation mode and for p = 0") {
     Var none = dropout(x, 0.0, gen);
     CHECK(eval.node() == x.node());
     CHECK(none.node() == x.node());
-    CHECK(gen.next_u64() == before.next_u64());  // no random numbers were drawn
+    CHECK(gen.next_u64() == before.next_u64());  // neither call draws a random number
 }
 
 TEST_CASE("dropout refuses p outside [0, 1) and integer tensors") {
