@@ -1,5 +1,6 @@
 // The argument checks every op shares, so that each refusal is worded one way. Each throws
-// nalgrad::Error as "op: <argument> ..., got <dtype> <shape>" (core/error.hpp). Not installed.
+// nalgrad::Error as "op: <argument> ..., got <dtype> <shape>" (core/error.hpp). Internal:
+// nalgrad.hpp does not include it.
 #pragma once
 #include <string_view>
 

@@ -3,14 +3,15 @@
 #include "core/kernels/dropout.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
 
 namespace nalgrad {
 
 // y = x * mask;  dx = dy * mask
 Var dropout(const Var& x, double p, Generator& gen, bool training, SourceLocation where) {
     const CallSite site(where);
+    checks::require_float("dropout", "x", x);
     if (!(p >= 0 && p < 1)) fail("dropout", "p must be in [0, 1), got {} (x is {})", p, x.shape());
-    if (!is_floating(x.dtype())) fail_not_floating("dropout", x.dtype());
     if (!training || p == 0) return x;
     Tensor mask = kernels::dropout_mask(x.shape(), x.dtype(), p, gen);
     Tensor y = kernels::apply_mask(x.value(), mask);

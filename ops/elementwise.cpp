@@ -4,6 +4,8 @@
 #include "core/kernels/reduce.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
+#include "ops/output_saved.hpp"
 
 namespace nalgrad {
 namespace {
@@ -14,18 +16,15 @@ using kernels::sum_to;
 // Both operands floating and of one dtype. (The kernel checks the shapes.)
 void check_operands(BinaryOp op, const Var& a, const Var& b) {
     const std::string_view name = kernels::name_of(op);
-    if (!a.defined() || !b.defined()) fail(name, "an operand is undefined");
-    if (!is_floating(a.dtype())) fail_not_floating(name, a.dtype());
-    if (!is_floating(b.dtype())) fail_not_floating(name, b.dtype());
-    if (a.dtype() != b.dtype())
-        fail(name, "dtypes differ: a is {} {}, b is {} {} (cast one with astype)",
-             dtype_name(a.dtype()), a.shape(), dtype_name(b.dtype()), b.shape());
+    checks::require_float(name, "a", a);
+    checks::require_float(name, "b", b);
+    checks::require_same_dtype(name, "a", a, "b", b);
 }
 
-// A double operand as a constant rank-0 variable of the other operand's dtype.
+// A double operand as a constant rank-0 variable of the other operand's dtype (f64 when that
+// operand is not floating or undefined, which check_operands then refuses by name).
 Var constant_like(double value, const Var& like) {
-    if (!like.defined()) throw Error("elementwise: an operand is undefined");
-    return Var(scalar(value, is_floating(like.dtype()) ? like.dtype() : f64));
+    return Var(scalar(value, like.defined() && is_floating(like.dtype()) ? like.dtype() : f64));
 }
 
 // y = a + b;  da = sum_to(dy),  db = sum_to(dy)
@@ -89,6 +88,7 @@ Var divide(const Var& a, const Var& b) {
 
 // y = -x;  dx = -dy
 Var negate(const Var& x) {
+    checks::require_float("neg", "x", x);
     return record("neg", kernels::neg(x.value()), {x},
                   [](const Grads& dy, const Needed&) -> Grads { return {kernels::neg(dy[0])}; });
 }
@@ -153,15 +153,14 @@ Var operator-(const LocatedVar& x) {
 // y = e^x;  dx = dy * y
 Var exp(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::exp(x.value());
-    return record("exp", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::exp_backward(y, dy[0])};
-    });
+    checks::require_float("exp", "x", x);
+    return record_with_output("exp", kernels::exp(x.value()), x, kernels::exp_backward);
 }
 
 // y = ln x;  dx = dy / x
 Var log(const Var& x, SourceLocation where) {
     const CallSite site(where);
+    checks::require_float("log", "x", x);
     return record("log", kernels::log(x.value()), {x},
                   [x_value = x.value()](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::log_backward(x_value, dy[0])};
@@ -171,15 +170,14 @@ Var log(const Var& x, SourceLocation where) {
 // y = sqrt x;  dx = dy / (2 y)
 Var sqrt(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::sqrt(x.value());
-    return record("sqrt", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::sqrt_backward(y, dy[0])};
-    });
+    checks::require_float("sqrt", "x", x);
+    return record_with_output("sqrt", kernels::sqrt(x.value()), x, kernels::sqrt_backward);
 }
 
 // y = x^p;  dx = dy * p * x^(p-1)
 Var pow(const Var& x, double exponent, SourceLocation where) {
     const CallSite site(where);
+    checks::require_float("pow", "x", x);
     return record("pow", kernels::pow(x.value(), exponent), {x},
                   [x_value = x.value(), exponent](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::pow_backward(x_value, exponent, dy[0])};

@@ -3,30 +3,17 @@
 #include "core/kernels/matmul.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
 
 namespace nalgrad {
 namespace {
 
 using kernels::Transposed;
 
-// One operand of an op, named as the user knows it ("a", "x", "w", ...).
-struct Operand {
-    const char* name;
-    const Var& var;
-};
-
-void check_float_matrix(std::string_view op, Operand v) {
-    if (!v.var.defined()) fail(op, "{} is undefined", v.name);
-    if (!is_floating(v.var.dtype()))
-        fail(op, "{} is {} {}; it must be f32 or f64", v.name, dtype_name(v.var.dtype()),
-             v.var.shape());
-    if (v.var.rank() != 2) fail(op, "{} must be 2-D, got shape {}", v.name, v.var.shape());
-}
-
-void check_same_dtype(std::string_view op, Operand first, Operand second) {
-    if (first.var.dtype() != second.var.dtype())
-        fail(op, "{} is {} and {} is {}; they must have the same dtype", first.name,
-             dtype_name(first.var.dtype()), second.name, dtype_name(second.var.dtype()));
+// A floating 2-D operand, named as the op's signature names it ("a", "x", "w").
+void check_float_matrix(std::string_view op, std::string_view name, const Var& v) {
+    checks::require_float(op, name, v);
+    checks::require_rank(op, name, v, 2);
 }
 
 // y = left right (+ bias), recorded as `op` (a string literal). The gradient of each input is
@@ -53,10 +40,9 @@ Var product(std::string_view op, const Var& left, const Var& right, const Var& b
 
 Var matmul(const Var& a, const Var& b, SourceLocation where) {
     const CallSite site(where);
-    const Operand first{"a", a}, second{"b", b};
-    check_float_matrix("matmul", first);
-    check_float_matrix("matmul", second);
-    check_same_dtype("matmul", first, second);
+    check_float_matrix("matmul", "a", a);
+    check_float_matrix("matmul", "b", b);
+    checks::require_same_dtype("matmul", "a", a, "b", b);
     if (a.size(1) != b.size(0))
         fail("matmul", "inner dimensions differ: a is {}, b is {}", a.shape(), b.shape());
     return product("matmul", a, b, {});
@@ -64,15 +50,14 @@ Var matmul(const Var& a, const Var& b, SourceLocation where) {
 
 Var dense(const Var& x, const Var& w, const Var& b, SourceLocation where) {
     const CallSite site(where);
-    const Operand input{"x", x}, weight{"w", w}, bias{"b", b};
-    check_float_matrix("dense", input);
-    check_float_matrix("dense", weight);
-    check_same_dtype("dense", input, weight);
+    check_float_matrix("dense", "x", x);
+    check_float_matrix("dense", "w", w);
+    checks::require_same_dtype("dense", "x", x, "w", w);
     if (x.size(1) != w.size(0))
         fail("dense", "input features differ from weight rows: x is {}, w is {}", x.shape(),
              w.shape());
     if (b.defined()) {
-        check_same_dtype("dense", weight, bias);
+        checks::require_same_dtype("dense", "w", w, "b", b);
         if (b.rank() != 1 || b.size(0) != w.size(1))
             fail("dense", "bias length differs from output features: b is {}, w is {}", b.shape(),
                  w.shape());

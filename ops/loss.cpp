@@ -4,6 +4,8 @@
 #include "core/kernels/loss.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
+#include "ops/output_saved.hpp"
 
 namespace nalgrad {
 namespace {
@@ -11,11 +13,8 @@ namespace {
 // Two operands of a loss: floating, one dtype, one shape, not empty.
 void check_pair(std::string_view op, const Var& a, std::string_view a_name, const Var& b,
                 std::string_view b_name) {
-    if (!a.defined() || !b.defined()) fail(op, "{} or {} is undefined", a_name, b_name);
-    if (!is_floating(a.dtype())) fail_not_floating(op, a.dtype());
-    if (a.dtype() != b.dtype())
-        fail(op, "dtypes differ: {} is {}, {} is {} (cast one with astype)", a_name,
-             dtype_name(a.dtype()), b_name, dtype_name(b.dtype()));
+    checks::require_float(op, a_name, a);
+    checks::require_same_dtype(op, a_name, a, b_name, b);
     if (!(a.shape() == b.shape()))
         fail(op, "shapes differ: {} is {}, {} is {}", a_name, a.shape(), b_name, b.shape());
     if (a.numel() == 0) fail(op, "{} is empty: {}", a_name, a.shape());
@@ -26,26 +25,23 @@ void check_pair(std::string_view op, const Var& a, std::string_view a_name, cons
 // y = softmax(x);  dx = y * (dy - sum(dy * y)) per row
 Var softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::softmax(x.value());
-    return record("softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::softmax_backward(y, dy[0])};
-    });
+    checks::require_float("softmax", "x", x);
+    return record_with_output("softmax", kernels::softmax(x.value()), x, kernels::softmax_backward);
 }
 
 // y = log_softmax(x);  dx = dy - softmax(x) * sum(dy) per row
 Var log_softmax(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    Tensor y = kernels::log_softmax(x.value());
-    return record("log_softmax", y, {x}, [y](const Grads& dy, const Needed&) -> Grads {
-        return {kernels::log_softmax_backward(y, dy[0])};
-    });
+    checks::require_float("log_softmax", "x", x);
+    return record_with_output("log_softmax", kernels::log_softmax(x.value()), x,
+                              kernels::log_softmax_backward);
 }
 
 // y = mean_n (logsumexp(z_n) - z_n[label_n]);  dz = dy / mb * (softmax(z) - onehot(label))
 Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocation where) {
     const CallSite site(where);
     const std::string_view op = "softmax_cross_entropy";
-    if (!logits.defined()) fail(op, "logits are undefined");
+    checks::require_float(op, "logits", logits);
     if (!labels.defined()) fail(op, "labels are undefined");
     if (logits.rank() != 2 || logits.size(0) == 0 || logits.size(1) == 0)
         fail(op, "logits must be [mb, classes] with mb, classes > 0, got {}", logits.shape());

@@ -4,18 +4,20 @@
 #include "core/kernels/reduce.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
 
 namespace nalgrad {
 namespace {
 
 enum class Reduction { sum, mean };
 
-// One flag per axis of `shape`: reduce it or not.
+// One flag per axis of `shape`: reduce it or not. Every axis when `axes` is null.
 std::vector<bool> axis_flags(std::string_view op, const Shape& shape,
-                             const std::vector<int>& axes) {
-    if (axes.empty()) fail(op, "no axes given for shape {}; {}(x) reduces every axis", shape, op);
+                             const std::vector<int>* axes) {
+    if (!axes) return std::vector<bool>(static_cast<std::size_t>(shape.rank()), true);
+    if (axes->empty()) fail(op, "no axes given for shape {}; {}(x) reduces every axis", shape, op);
     std::vector<bool> flags(static_cast<std::size_t>(shape.rank()), false);
-    for (int axis : axes) {
+    for (int axis : *axes) {
         const int a = axis < 0 ? axis + shape.rank() : axis;
         if (a < 0 || a >= shape.rank())
             fail(op, "axis {} is out of range for shape {}", axis, shape);
@@ -25,11 +27,12 @@ std::vector<bool> axis_flags(std::string_view op, const Shape& shape,
     return flags;
 }
 
-// y = sum (times 1/count for the mean) over the flagged axes;
+// y = sum (times 1/count for the mean) over `axes` (every axis when null);
 // dx = dy (times 1/count) stretched back over them.
-Var reduce(Reduction kind, const Var& x, const std::vector<bool>& flags, bool keepdims) {
+Var reduce(Reduction kind, const Var& x, const std::vector<int>* axes, bool keepdims) {
     const std::string_view op = kind == Reduction::sum ? "sum" : "mean";
-    if (!is_floating(x.dtype())) fail_not_floating(op, x.dtype());
+    checks::require_float(op, "x", x);
+    const std::vector<bool> flags = axis_flags(op, x.shape(), axes);
     int64_t count = 1;
     Shape out;
     for (int i = 0; i < x.rank(); ++i) {
@@ -46,27 +49,23 @@ Var reduce(Reduction kind, const Var& x, const std::vector<bool>& flags, bool ke
                   });
 }
 
-std::vector<bool> every_axis(const Var& x) {
-    return std::vector<bool>(static_cast<std::size_t>(x.rank()), true);
-}
-
 }  // namespace
 
 Var sum(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    return reduce(Reduction::sum, x, every_axis(x), false);
+    return reduce(Reduction::sum, x, nullptr, false);
 }
 Var sum(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
     const CallSite site(where);
-    return reduce(Reduction::sum, x, axis_flags("sum", x.shape(), axes), keepdims);
+    return reduce(Reduction::sum, x, &axes, keepdims);
 }
 Var mean(const Var& x, SourceLocation where) {
     const CallSite site(where);
-    return reduce(Reduction::mean, x, every_axis(x), false);
+    return reduce(Reduction::mean, x, nullptr, false);
 }
 Var mean(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
     const CallSite site(where);
-    return reduce(Reduction::mean, x, axis_flags("mean", x.shape(), axes), keepdims);
+    return reduce(Reduction::mean, x, &axes, keepdims);
 }
 
 }  // namespace nalgrad

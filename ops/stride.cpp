@@ -3,14 +3,14 @@
 #include "core/kernels/stride.hpp"
 #include "graph/call_site.hpp"
 #include "graph/tape.hpp"
+#include "ops/checks.hpp"
 
 namespace nalgrad {
 namespace {
 
-void check_stride(const Tensor& x, Size2 step, Size2 offset) {
-    if (!is_floating(x.dtype()))
-        fail("stride", "x must be f32 or f64, got {} {}", dtype_name(x.dtype()), x.shape());
-    if (x.rank() != 4) fail("stride", "x must be 4-D NHWC [mb, h, w, c], got shape {}", x.shape());
+void check_stride(const Var& x, Size2 step, Size2 offset) {
+    checks::require_float("stride", "x", x);
+    checks::require_rank("stride", "x", x, 4, "NHWC [mb, h, w, c]");
     if (step.h < 1 || step.w < 1)
         fail("stride", "step must be at least 1, got [{}, {}] for x {}", step.h, step.w, x.shape());
     if (offset.h < 0 || offset.h >= x.size(1) || offset.w < 0 || offset.w >= x.size(2))
@@ -24,7 +24,7 @@ void check_stride(const Tensor& x, Size2 step, Size2 offset) {
 // y[n, i, j, c] = x[n, oh + i * sh, ow + j * sw, c];  dx = dy at the kept positions, 0 elsewhere.
 Var stride(const Var& x, Size2 step, Size2 offset, SourceLocation where) {
     const CallSite site(where);
-    check_stride(x.value(), step, offset);
+    check_stride(x, step, offset);
     Tensor y = kernels::stride_forward(x.value(), step, offset);
     Shape x_shape = x.shape();
     return record("stride", y, {x},
