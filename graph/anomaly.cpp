@@ -1,14 +1,13 @@
 #include "graph/anomaly.hpp"
 
 #include "core/kernels/finite.hpp"
-#include "graph/call_site.hpp"
+#include "graph/anomaly_checks.hpp"
 #include "graph/tape.hpp"
 
 namespace nalgrad {
 namespace {
 
 thread_local bool detecting = false;
-thread_local SourceLocation call_site;  // line 0: none
 
 // "2 NaN and 1 Inf, the first at [1, 0]".
 std::string describe_values(const Tensor& t, const kernels::NonFinite& bad) {
@@ -46,19 +45,6 @@ DetectAnomaly::~DetectAnomaly() {
 }
 bool anomaly_detection_enabled() {
     return detecting;
-}
-
-CallSite::CallSite(const SourceLocation& where) {
-    if (!detecting || call_site.line() != 0) return;
-    call_site = where;
-    outermost_ = true;
-}
-CallSite::~CallSite() {
-    if (outermost_) call_site = SourceLocation();
-}
-
-SourceLocation current_call_site() {
-    return call_site;
 }
 
 std::string describe_record(uint64_t sequence, const SourceLocation& where) {

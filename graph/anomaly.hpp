@@ -7,7 +7,7 @@
 //   record #4, called at train.cpp:42:18 in 'int main()'); input 0 (f32 [2, 3], a leaf) already
 //   held 1 Inf
 //
-// Off by default. When off, each public op call and each record costs one thread-local test.
+// Off by default. When off, each record costs one thread-local test.
 #pragma once
 
 namespace nalgrad {

@@ -58,7 +58,7 @@ struct TapeRecord {
     InlineVector<uint64_t, 3> input_versions;  // to detect in-place changes before backward
     BackwardFn backward;                       // released when the record is freed
     uint64_t sequence = 0;                     // place on the tape
-    SourceLocation where;                      // the user's call (graph/call_site.hpp), or line 0
+    SourceLocation where;                      // the user's call, or line 0
     bool freed = false;
 
     TapeRecord();  // user-provided: allocate_shared would otherwise zero all ~800 bytes first
@@ -80,9 +80,12 @@ inline const std::shared_ptr<VarNode>& node_of(const Var& v) {
 bool recording(std::initializer_list<Var> inputs);
 
 // Wraps `output` in a Var and, when recording, appends its record to this thread's tape. `op` must
-// be a string literal.
-Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
-           BackwardFn backward);
+// be a string literal; `where` is the user's call, which every public op takes as its trailing
+// `SourceLocation where = SourceLocation::current()` (a default argument is evaluated in the
+// caller) and hands on: an op built from other ops passes its own `where` to them, so that all
+// its records name the user's line in anomaly messages.
+Var record(std::string_view op, const SourceLocation& where, Tensor output,
+           std::initializer_list<Var> inputs, BackwardFn backward);
 
 // The ops' entry: a gradient lambda must fit BackwardFn's inline buffer, so that recording does not
 // allocate. (Wrap a larger callable in BackwardFn explicitly to accept that it is kept on the
@@ -90,10 +93,11 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
 template <typename F>
 requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
          std::is_invocable_r_v<Grads, std::decay_t<F>&, const Grads&, const Needed&>) Var
-    record(std::string_view op, Tensor output, std::initializer_list<Var> inputs, F&& backward) {
+    record(std::string_view op, const SourceLocation& where, Tensor output,
+           std::initializer_list<Var> inputs, F&& backward) {
     static_assert(BackwardFn::fits_inline<std::decay_t<F>>,
                   "the gradient lambda captures more than BackwardFn::inline_size bytes");
-    return record(op, std::move(output), inputs, BackwardFn(std::forward<F>(backward)));
+    return record(op, where, std::move(output), inputs, BackwardFn(std::forward<F>(backward)));
 }
 
 }  // namespace nalgrad

@@ -6,7 +6,7 @@
 #include "core/block_pool.hpp"
 #include "core/kernels/elementwise.hpp"
 #include "graph/anomaly.hpp"
-#include "graph/call_site.hpp"
+#include "graph/anomaly_checks.hpp"
 #include "graph/tape.hpp"
 
 namespace nalgrad {
@@ -290,8 +290,8 @@ bool recording(std::initializer_list<Var> inputs) {
     return false;
 }
 
-Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs,
-           BackwardFn backward) {
+Var record(std::string_view op, const SourceLocation& where, Tensor output,
+           std::initializer_list<Var> inputs, BackwardFn backward) {
     if (!recording(inputs)) return Var(std::move(output));
     auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;
@@ -305,10 +305,8 @@ Var record(std::string_view op, Tensor output, std::initializer_list<Var> inputs
     rec->sequence = tape.next_sequence++;
     rec->output_shapes.push_back(output.shape());
     rec->output_dtype = output.dtype();
-    if (anomaly_detection_enabled()) {
-        rec->where = current_call_site();
-        anomaly::check_forward(*rec, output);
-    }
+    rec->where = where;
+    if (anomaly_detection_enabled()) anomaly::check_forward(*rec, output);
     Var out(std::move(output), true);
     const std::shared_ptr<VarNode>& node = node_of(out);
     node->producer = rec;

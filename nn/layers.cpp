@@ -3,7 +3,6 @@
 #include <cmath>
 #include <mutex>
 
-#include "graph/call_site.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
 
@@ -49,8 +48,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOp
 }
 
 Var Conv2d::operator()(const Var& x, SourceLocation where) const {
-    const CallSite site(where);
-    return conv2d(x, weight, bias, options);
+    return conv2d(x, weight, bias, options, where);
 }
 
 Dense::Dense(int64_t in_features, int64_t out_features, LayerInit init) {
@@ -61,21 +59,17 @@ Dense::Dense(int64_t in_features, int64_t out_features, LayerInit init) {
 }
 
 Var Dense::operator()(const Var& x, SourceLocation where) const {
-    const CallSite site(where);
-    return dense(x, weight, bias);
+    return dense(x, weight, bias, where);
 }
 
 Var MaxPool2d::operator()(const Var& x, SourceLocation where) const {
-    const CallSite site(where);
-    return max_pool2d(x, options);
+    return max_pool2d(x, options, where);
 }
 Var AvgPool2d::operator()(const Var& x, SourceLocation where) const {
-    const CallSite site(where);
-    return avg_pool2d(x, options);
+    return avg_pool2d(x, options, where);
 }
 Var Dropout::operator()(const Var& x, SourceLocation where) {
-    const CallSite site(where);
-    return dropout(x, p, generator, training);
+    return dropout(x, p, generator, training, where);
 }
 
 namespace detail {

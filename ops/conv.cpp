@@ -2,7 +2,6 @@
 
 #include "core/kernels/conv.hpp"
 #include "core/kernels/elementwise.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -48,7 +47,6 @@ Window2d conv2d_window(const Shape& x, const Shape& k, const Conv2dOptions& opti
 // y = x (*) k + b, with options.activation applied as each output is written.
 Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& options,
            SourceLocation where) {
-    const CallSite site(where);
     checks::require_float(op, "x", x);
     checks::require_same_dtype(op, "k", k, "x", x);
     if (b.defined()) checks::require_same_dtype(op, "b", b, "x", x);
@@ -70,15 +68,15 @@ Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& option
             return conv2d_gradients(kernels::relu_backward(y, dy[0]), saved_x, saved_k, w, has_bias,
                                     needed);
         };
-        if (has_bias) return record("conv2d_relu", y, {x, k, b}, std::move(backward));
-        return record("conv2d_relu", y, {x, k}, std::move(backward));
+        if (has_bias) return record("conv2d_relu", where, y, {x, k, b}, std::move(backward));
+        return record("conv2d_relu", where, y, {x, k}, std::move(backward));
     }
     auto backward = [saved_x, saved_k, w, has_bias](const Grads& dy,
                                                     const Needed& needed) -> Grads {
         return conv2d_gradients(dy[0], saved_x, saved_k, w, has_bias, needed);
     };
-    if (has_bias) return record(op, y, {x, k, b}, std::move(backward));
-    return record(op, y, {x, k}, std::move(backward));
+    if (has_bias) return record(op, where, y, {x, k, b}, std::move(backward));
+    return record(op, where, y, {x, k}, std::move(backward));
 }
 
 }  // namespace nalgrad

@@ -2,7 +2,6 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/reduce.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 #include "ops/output_saved.hpp"
@@ -28,10 +27,10 @@ Var constant_like(double value, const Var& like) {
 }
 
 // y = a + b;  da = sum_to(dy),  db = sum_to(dy)
-Var add(const Var& a, const Var& b) {
+Var add(const Var& a, const Var& b, const SourceLocation& where) {
     check_operands(BinaryOp::add, a, b);
     Tensor y = kernels::binary(BinaryOp::add, a.value(), b.value());
-    return record("add", y, {a, b},
+    return record("add", where, y, {a, b},
                   [sa = a.shape(), sb = b.shape()](const Grads& dy, const Needed& needed) -> Grads {
                       return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
                               needed[1] ? sum_to(dy[0], sb) : Tensor{}};
@@ -39,10 +38,10 @@ Var add(const Var& a, const Var& b) {
 }
 
 // y = a - b;  da = sum_to(dy),  db = -sum_to(dy)
-Var subtract(const Var& a, const Var& b) {
+Var subtract(const Var& a, const Var& b, const SourceLocation& where) {
     check_operands(BinaryOp::sub, a, b);
     Tensor y = kernels::binary(BinaryOp::sub, a.value(), b.value());
-    return record("sub", y, {a, b},
+    return record("sub", where, y, {a, b},
                   [sa = a.shape(), sb = b.shape()](const Grads& dy, const Needed& needed) -> Grads {
                       return {needed[0] ? sum_to(dy[0], sa) : Tensor{},
                               needed[1] ? kernels::neg(sum_to(dy[0], sb)) : Tensor{}};
@@ -51,12 +50,12 @@ Var subtract(const Var& a, const Var& b) {
 
 // y = a * b;  da = sum_to(dy * b),  db = sum_to(dy * a). An operand's value is kept only when
 // the other one needs a gradient.
-Var multiply(const Var& a, const Var& b) {
+Var multiply(const Var& a, const Var& b, const SourceLocation& where) {
     check_operands(BinaryOp::mul, a, b);
     Tensor y = kernels::binary(BinaryOp::mul, a.value(), b.value());
     Tensor a_kept = b.requires_grad() ? a.value() : Tensor{};
     Tensor b_kept = a.requires_grad() ? b.value() : Tensor{};
-    return record("mul", y, {a, b},
+    return record("mul", where, y, {a, b},
                   [a_kept, b_kept, sa = a.shape(), sb = b.shape()](const Grads& dy,
                                                                    const Needed& needed) -> Grads {
                       Grads dx(2);
@@ -69,12 +68,12 @@ Var multiply(const Var& a, const Var& b) {
 }
 
 // y = a / b;  da = sum_to(dy / b),  db = -sum_to(dy * a / b^2) = -sum_to((dy / b) * y)
-Var divide(const Var& a, const Var& b) {
+Var divide(const Var& a, const Var& b, const SourceLocation& where) {
     check_operands(BinaryOp::div, a, b);
     Tensor y = kernels::binary(BinaryOp::div, a.value(), b.value());
     Tensor y_kept = b.requires_grad() ? y : Tensor{};
     return record(
-        "div", y, {a, b},
+        "div", where, y, {a, b},
         [b_value = b.value(), y_kept, sa = a.shape(), sb = b.shape()](
             const Grads& dy, const Needed& needed) -> Grads {
             Grads dx(2);
@@ -87,81 +86,66 @@ Var divide(const Var& a, const Var& b) {
 }
 
 // y = -x;  dx = -dy
-Var negate(const Var& x) {
+Var negate(const Var& x, const SourceLocation& where) {
     checks::require_float("neg", "x", x);
-    return record("neg", kernels::neg(x.value()), {x},
+    return record("neg", where, kernels::neg(x.value()), {x},
                   [](const Grads& dy, const Needed&) -> Grads { return {kernels::neg(dy[0])}; });
 }
 
 }  // namespace
 
-// Each operator opens the call site its LocatedVar operand carries (the first one's when both
+// Each operator records the call site its LocatedVar operand carries (the first one's when both
 // are: they name the same expression).
 Var operator+(const LocatedVar& a, const LocatedVar& b) {
-    const CallSite site(a.where);
-    return add(a.var, b.var);
+    return add(a.var, b.var, a.where);
 }
 Var operator+(const LocatedVar& a, double b) {
-    const CallSite site(a.where);
-    return add(a.var, constant_like(b, a.var));
+    return add(a.var, constant_like(b, a.var), a.where);
 }
 Var operator+(double a, const LocatedVar& b) {
-    const CallSite site(b.where);
-    return add(constant_like(a, b.var), b.var);
+    return add(constant_like(a, b.var), b.var, b.where);
 }
 Var operator-(const LocatedVar& a, const LocatedVar& b) {
-    const CallSite site(a.where);
-    return subtract(a.var, b.var);
+    return subtract(a.var, b.var, a.where);
 }
 Var operator-(const LocatedVar& a, double b) {
-    const CallSite site(a.where);
-    return subtract(a.var, constant_like(b, a.var));
+    return subtract(a.var, constant_like(b, a.var), a.where);
 }
 Var operator-(double a, const LocatedVar& b) {
-    const CallSite site(b.where);
-    return subtract(constant_like(a, b.var), b.var);
+    return subtract(constant_like(a, b.var), b.var, b.where);
 }
 Var operator*(const LocatedVar& a, const LocatedVar& b) {
-    const CallSite site(a.where);
-    return multiply(a.var, b.var);
+    return multiply(a.var, b.var, a.where);
 }
 Var operator*(const LocatedVar& a, double b) {
-    const CallSite site(a.where);
-    return multiply(a.var, constant_like(b, a.var));
+    return multiply(a.var, constant_like(b, a.var), a.where);
 }
 Var operator*(double a, const LocatedVar& b) {
-    const CallSite site(b.where);
-    return multiply(constant_like(a, b.var), b.var);
+    return multiply(constant_like(a, b.var), b.var, b.where);
 }
 Var operator/(const LocatedVar& a, const LocatedVar& b) {
-    const CallSite site(a.where);
-    return divide(a.var, b.var);
+    return divide(a.var, b.var, a.where);
 }
 Var operator/(const LocatedVar& a, double b) {
-    const CallSite site(a.where);
-    return divide(a.var, constant_like(b, a.var));
+    return divide(a.var, constant_like(b, a.var), a.where);
 }
 Var operator/(double a, const LocatedVar& b) {
-    const CallSite site(b.where);
-    return divide(constant_like(a, b.var), b.var);
+    return divide(constant_like(a, b.var), b.var, b.where);
 }
 Var operator-(const LocatedVar& x) {
-    const CallSite site(x.where);
-    return negate(x.var);
+    return negate(x.var, x.where);
 }
 
 // y = e^x;  dx = dy * y
 Var exp(const Var& x, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("exp", "x", x);
-    return record_with_output("exp", kernels::exp(x.value()), x, kernels::exp_backward);
+    return record_with_output("exp", where, kernels::exp(x.value()), x, kernels::exp_backward);
 }
 
 // y = ln x;  dx = dy / x
 Var log(const Var& x, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("log", "x", x);
-    return record("log", kernels::log(x.value()), {x},
+    return record("log", where, kernels::log(x.value()), {x},
                   [x_value = x.value()](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::log_backward(x_value, dy[0])};
                   });
@@ -169,16 +153,14 @@ Var log(const Var& x, SourceLocation where) {
 
 // y = sqrt x;  dx = dy / (2 y)
 Var sqrt(const Var& x, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("sqrt", "x", x);
-    return record_with_output("sqrt", kernels::sqrt(x.value()), x, kernels::sqrt_backward);
+    return record_with_output("sqrt", where, kernels::sqrt(x.value()), x, kernels::sqrt_backward);
 }
 
 // y = x^p;  dx = dy * p * x^(p-1)
 Var pow(const Var& x, double exponent, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("pow", "x", x);
-    return record("pow", kernels::pow(x.value(), exponent), {x},
+    return record("pow", where, kernels::pow(x.value(), exponent), {x},
                   [x_value = x.value(), exponent](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::pow_backward(x_value, exponent, dy[0])};
                   });

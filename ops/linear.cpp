@@ -1,7 +1,6 @@
 #include "ops/linear.hpp"
 
 #include "core/kernels/matmul.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -19,7 +18,8 @@ void check_float_matrix(std::string_view op, std::string_view name, const Var& v
 // y = left right (+ bias), recorded as `op` (a string literal). The gradient of each input is
 // computed only when asked for, and each operand is kept only if the other one's gradient needs
 // it (d left = dy right^T, d right = left^T dy).
-Var product(std::string_view op, const Var& left, const Var& right, const Var& bias) {
+Var product(std::string_view op, const SourceLocation& where, const Var& left, const Var& right,
+            const Var& bias) {
     const Tensor y = kernels::matmul(left.value(), right.value(), Transposed::none,
                                      bias.defined() ? bias.value() : Tensor{});
     if (!recording({left, right, bias})) return Var(y);
@@ -32,24 +32,22 @@ Var product(std::string_view op, const Var& left, const Var& right, const Var& b
         if (needed.size() > 2 && needed[2]) grads[2] = kernels::sum_rows(dy[0]);
         return grads;
     };
-    if (bias.defined()) return record(op, y, {left, right, bias}, std::move(gradient));
-    return record(op, y, {left, right}, std::move(gradient));
+    if (bias.defined()) return record(op, where, y, {left, right, bias}, std::move(gradient));
+    return record(op, where, y, {left, right}, std::move(gradient));
 }
 
 }  // namespace
 
 Var matmul(const Var& a, const Var& b, SourceLocation where) {
-    const CallSite site(where);
     check_float_matrix("matmul", "a", a);
     check_float_matrix("matmul", "b", b);
     checks::require_same_dtype("matmul", "a", a, "b", b);
     if (a.size(1) != b.size(0))
         fail("matmul", "inner dimensions differ: a is {}, b is {}", a.shape(), b.shape());
-    return product("matmul", a, b, {});
+    return product("matmul", where, a, b, {});
 }
 
 Var dense(const Var& x, const Var& w, const Var& b, SourceLocation where) {
-    const CallSite site(where);
     check_float_matrix("dense", "x", x);
     check_float_matrix("dense", "w", w);
     checks::require_same_dtype("dense", "x", x, "w", w);
@@ -62,7 +60,7 @@ Var dense(const Var& x, const Var& w, const Var& b, SourceLocation where) {
             fail("dense", "bias length differs from output features: b is {}, w is {}", b.shape(),
                  w.shape());
     }
-    return product("dense", x, w, b);
+    return product("dense", where, x, w, b);
 }
 
 }  // namespace nalgrad

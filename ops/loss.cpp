@@ -2,7 +2,6 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/loss.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 #include "ops/output_saved.hpp"
@@ -24,22 +23,20 @@ void check_pair(std::string_view op, const Var& a, std::string_view a_name, cons
 
 // y = softmax(x);  dx = y * (dy - sum(dy * y)) per row
 Var softmax(const Var& x, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("softmax", "x", x);
-    return record_with_output("softmax", kernels::softmax(x.value()), x, kernels::softmax_backward);
+    return record_with_output("softmax", where, kernels::softmax(x.value()), x,
+                              kernels::softmax_backward);
 }
 
 // y = log_softmax(x);  dx = dy - softmax(x) * sum(dy) per row
 Var log_softmax(const Var& x, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("log_softmax", "x", x);
-    return record_with_output("log_softmax", kernels::log_softmax(x.value()), x,
+    return record_with_output("log_softmax", where, kernels::log_softmax(x.value()), x,
                               kernels::log_softmax_backward);
 }
 
 // y = mean_n (logsumexp(z_n) - z_n[label_n]);  dz = dy / mb * (softmax(z) - onehot(label))
 Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocation where) {
-    const CallSite site(where);
     const std::string_view op = "softmax_cross_entropy";
     checks::require_float(op, "logits", logits);
     if (!labels.defined()) fail(op, "labels are undefined");
@@ -57,7 +54,7 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocatio
     Tensor labels_kept = recording({logits}) ? labels.clone() : Tensor{};
     const double mb = static_cast<double>(logits.size(0));
     return record(
-        "softmax_cross_entropy", ce.loss, {logits},
+        "softmax_cross_entropy", where, ce.loss, {logits},
         [p = ce.probabilities, labels_kept, mb](const Grads& dy, const Needed&) -> Grads {
             return {kernels::softmax_cross_entropy_backward(p, labels_kept, dy[0].item() / mb)};
         });
@@ -65,10 +62,10 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& labels, SourceLocatio
 
 // y = mean((p - t)^2);  dp = dy * 2 (p - t) / n,  dt = -dp
 Var mse(const Var& prediction, const Var& target, SourceLocation where) {
-    const CallSite site(where);
     check_pair("mse", prediction, "prediction", target, "target");
     const double n = static_cast<double>(prediction.numel());
-    return record("mse", kernels::mse(prediction.value(), target.value()), {prediction, target},
+    return record("mse", where, kernels::mse(prediction.value(), target.value()),
+                  {prediction, target},
                   [p = prediction.value(), t = target.value(), n](const Grads& dy,
                                                                   const Needed& needed) -> Grads {
                       Tensor dp = kernels::mse_backward(p, t, dy[0].item() / n);
@@ -78,12 +75,11 @@ Var mse(const Var& prediction, const Var& target, SourceLocation where) {
 
 // y = mean(max(z, 0) - z t + log(1 + e^-|z|));  dz = dy (sigmoid(z) - t) / n,  dt = -dy z / n
 Var sigmoid_cross_entropy(const Var& logits, const Var& targets, SourceLocation where) {
-    const CallSite site(where);
     check_pair("sigmoid_cross_entropy", logits, "logits", targets, "targets");
     const double n = static_cast<double>(logits.numel());
     return record(
-        "sigmoid_cross_entropy", kernels::sigmoid_cross_entropy(logits.value(), targets.value()),
-        {logits, targets},
+        "sigmoid_cross_entropy", where,
+        kernels::sigmoid_cross_entropy(logits.value(), targets.value()), {logits, targets},
         [z = logits.value(), t = targets.value(), n](const Grads& dy,
                                                      const Needed& needed) -> Grads {
             const double scale = dy[0].item() / n;

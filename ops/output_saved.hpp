@@ -11,9 +11,10 @@ namespace nalgrad {
 // The kernel that turns the output y and its gradient dy into the input's gradient.
 using OutputBackward = Tensor (*)(const Tensor& y, const Tensor& dy);
 
-// Records `op` (a string literal) with output `y` on input `x`, keeping y (a handle on its
-// storage, no copy) and `backward` for the gradient, and returns the recorded Var. Nothing is kept
-// when the op is not recorded.
-Var record_with_output(std::string_view op, Tensor y, const Var& x, OutputBackward backward);
+// Records `op` (a string literal, called at `where`) with output `y` on input `x`, keeping y (a
+// handle on its storage, no copy) and `backward` for the gradient, and returns the recorded Var.
+// Nothing is kept when the op is not recorded.
+Var record_with_output(std::string_view op, const SourceLocation& where, Tensor y, const Var& x,
+                       OutputBackward backward);
 
 }  // namespace nalgrad

@@ -2,7 +2,6 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/pool.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -15,7 +14,6 @@ namespace nalgrad {
 // are the same; where m <= 0 both send zero. The gradient masks dy by [y > 0], a quarter of the
 // elements of x for 2x2 windows, before the pooling backward.
 Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("max_pool2d", "x", x);
     auto plan = kernels::max_pool_plan(x.shape(), options);
     const bool training = recording({x});
@@ -23,13 +21,13 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation whe
     // Not a structured binding: clang 14 cannot capture one in a lambda.
     kernels::MaxPoolResult result = kernels::max_pool_forward(plan, x.value(), purpose);
     if (options.activation == Activation::none)
-        return record("max_pool2d", result.y, {x},
+        return record("max_pool2d", where, result.y, {x},
                       [saved = result.saved](const Grads& dy, const Needed&) -> Grads {
                           return {kernels::max_pool_backward(*saved, dy[0])};
                       });
     Tensor y = kernels::relu(result.y);
     result.y = Tensor{};
-    return record("max_pool2d_relu", y, {x},
+    return record("max_pool2d_relu", where, y, {x},
                   [saved = result.saved, y](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::max_pool_backward(*saved, kernels::relu_backward(y, dy[0]))};
                   });
@@ -38,11 +36,10 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation whe
 // y = window sum / divisor (from the plan: real pixels, or kh * kw); dx: every element of a
 // window gets dy / divisor, summed over its windows. The plan is shared by forward and backward.
 Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, SourceLocation where) {
-    const CallSite site(where);
     checks::require_float("avg_pool2d", "x", x);
     auto plan = kernels::avg_pool_plan(x.shape(), options);
     Tensor y = kernels::avg_pool_forward(*plan, x.value());
-    return record("avg_pool2d", y, {x}, [plan](const Grads& dy, const Needed&) -> Grads {
+    return record("avg_pool2d", where, y, {x}, [plan](const Grads& dy, const Needed&) -> Grads {
         return {kernels::avg_pool_backward(*plan, dy[0])};
     });
 }

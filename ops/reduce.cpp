@@ -2,7 +2,6 @@
 
 #include "core/kernels/elementwise.hpp"
 #include "core/kernels/reduce.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -29,7 +28,8 @@ std::vector<bool> axis_flags(std::string_view op, const Shape& shape,
 
 // y = sum (times 1/count for the mean) over `axes` (every axis when null);
 // dx = dy (times 1/count) stretched back over them.
-Var reduce(Reduction kind, const Var& x, const std::vector<int>* axes, bool keepdims) {
+Var reduce(Reduction kind, const Var& x, const std::vector<int>* axes, bool keepdims,
+           const SourceLocation& where) {
     const std::string_view op = kind == Reduction::sum ? "sum" : "mean";
     checks::require_float(op, "x", x);
     const std::vector<bool> flags = axis_flags(op, x.shape(), axes);
@@ -42,7 +42,7 @@ Var reduce(Reduction kind, const Var& x, const std::vector<int>* axes, bool keep
     // A mean over no elements is NaN (0 * inf), as in numpy.
     const double scale = kind == Reduction::mean ? 1.0 / static_cast<double>(count) : 1.0;
     Tensor kept = kernels::sum_keepdims(x.value(), flags, scale);
-    return record(op, kept.reshape(out), {x},
+    return record(op, where, kept.reshape(out), {x},
                   [kept_shape = kept.shape(), x_shape = x.shape(), scale](const Grads& dy,
                                                                           const Needed&) -> Grads {
                       return {kernels::broadcast_to(dy[0].reshape(kept_shape), x_shape, scale)};
@@ -52,20 +52,16 @@ Var reduce(Reduction kind, const Var& x, const std::vector<int>* axes, bool keep
 }  // namespace
 
 Var sum(const Var& x, SourceLocation where) {
-    const CallSite site(where);
-    return reduce(Reduction::sum, x, nullptr, false);
+    return reduce(Reduction::sum, x, nullptr, false, where);
 }
 Var sum(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
-    const CallSite site(where);
-    return reduce(Reduction::sum, x, &axes, keepdims);
+    return reduce(Reduction::sum, x, &axes, keepdims, where);
 }
 Var mean(const Var& x, SourceLocation where) {
-    const CallSite site(where);
-    return reduce(Reduction::mean, x, nullptr, false);
+    return reduce(Reduction::mean, x, nullptr, false, where);
 }
 Var mean(const Var& x, std::vector<int> axes, bool keepdims, SourceLocation where) {
-    const CallSite site(where);
-    return reduce(Reduction::mean, x, &axes, keepdims);
+    return reduce(Reduction::mean, x, &axes, keepdims, where);
 }
 
 }  // namespace nalgrad

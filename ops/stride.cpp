@@ -1,7 +1,6 @@
 #include "ops/stride.hpp"
 
 #include "core/kernels/stride.hpp"
-#include "graph/call_site.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -23,11 +22,10 @@ void check_stride(const Var& x, Size2 step, Size2 offset) {
 
 // y[n, i, j, c] = x[n, oh + i * sh, ow + j * sw, c];  dx = dy at the kept positions, 0 elsewhere.
 Var stride(const Var& x, Size2 step, Size2 offset, SourceLocation where) {
-    const CallSite site(where);
     check_stride(x, step, offset);
     Tensor y = kernels::stride_forward(x.value(), step, offset);
     Shape x_shape = x.shape();
-    return record("stride", y, {x},
+    return record("stride", where, y, {x},
                   [x_shape, step, offset](const Grads& dy, const Needed&) -> Grads {
                       return {kernels::stride_backward(dy[0], x_shape, step, offset)};
                   });

@@ -39,7 +39,7 @@ Var quadratic(const Var& p, const Tensor& a, const Tensor& c) {
         gradient[static_cast<std::size_t>(i)] = a.at(i) * d;
     }
     Tensor g = tensor(gradient, x.shape(), x.dtype());
-    return record("quadratic", scalar(loss, x.dtype()), {p},
+    return record("quadratic", SourceLocation::current(), scalar(loss, x.dtype()), {p},
                   [g](const Grads& dy, const Needed&) -> Grads {
                       Tensor dx = g.clone();
                       visit_float("quadratic", dx.dtype(), [&]<typename T>(T) {

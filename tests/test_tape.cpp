@@ -12,7 +12,7 @@ namespace {
 // A test-only op with a deliberately wrong gradient (dx = 2 dy instead of dy): the negative
 // control that gradcheck must reject.
 Var wrong_identity(const Var& x) {
-    return record("wrong_identity", x.value().clone(), {x},
+    return record("wrong_identity", SourceLocation::current(), x.value().clone(), {x},
                   [](const Grads& dy, const Needed&) -> Grads {
                       Tensor g = dy[0].clone();
                       for (int64_t i = 0; i < g.numel(); ++i) g.data<double>()[i] *= 2;

@@ -66,16 +66,16 @@ namespace {
 
 // y = x, with y a tensor made beforehand: the forward allocates no storage.
 Var pass(const Var& x, const Tensor& y) {
-    return record("pass", y, {x}, [](const Grads& dy, const Needed&) -> Grads { return {dy[0]}; });
+    return record("pass", SourceLocation::current(), y, {x},
+                  [](const Grads& dy, const Needed&) -> Grads { return {dy[0]}; });
 }
 
-// y = x; two more inputs that want no gradient, and a capture as large as conv2d's (two tensors,
-// a shape and a window), so the record's lists and the gradient function's buffer are full.
+// y = x; two more inputs that want no gradient, and a capture as large as conv2d_relu's (three
+// tensors and a window), so the record's lists and the gradient function's buffer are full.
 Var pass_with_baggage(const Var& x, const Var& b, const Var& c, const Tensor& y) {
-    const Shape shape = y.shape();
     const Window2d window{};
-    return record("pass_with_baggage", y, {x, b, c},
-                  [kept_b = b.value(), kept_c = c.value(), shape, window](
+    return record("pass_with_baggage", SourceLocation::current(), y, {x, b, c},
+                  [kept_b = b.value(), kept_c = c.value(), kept_y = y, window](
                       const Grads& dy, const Needed& needed) -> Grads {
                       Grads g(needed.size());
                       if (needed[0]) g[0] = dy[0];
@@ -193,8 +193,8 @@ TEST_CASE("a gradient function larger than the inline buffer works when wrapped 
     };
     static_assert(!BackwardFn::fits_inline<decltype(gradient)>);
     Var x = ones({1}, f64).requires_grad();
-    // record(op, y, inputs, gradient) would not compile: the wrapping says "on the heap".
-    Var y = record("big", x.value().clone(), {x}, BackwardFn(gradient));
+    // record(op, where, y, inputs, gradient) would not compile: the wrapping says "on the heap".
+    Var y = record("big", SourceLocation::current(), x.value().clone(), {x}, BackwardFn(gradient));
     y.backward();
     CHECK(x.grad().item() == 3.0);
 }

@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
 # The tape's internals and the kernels stay out of the package.
-for internal in graph/tape.hpp graph/call_site.hpp graph/backward_fn.hpp core/block_pool.hpp \
+for internal in graph/tape.hpp graph/anomaly_checks.hpp graph/backward_fn.hpp core/block_pool.hpp \
                 core/kernels/conv.hpp ops/checks.hpp; do
   if [ -e "$work/prefix/include/nalgrad/$internal" ]; then
     echo "consumer: the internal header $internal is installed" >&2

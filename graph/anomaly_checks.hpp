@@ -1,4 +1,4 @@
-// The anomaly detector's internals (not installed): where the user called an op, and the checks
+// The anomaly detector's internals (not installed): how a record is described, and the checks
 // the tape runs while detection is on (graph/anomaly.hpp).
 #pragma once
 #include <cstddef>
@@ -12,26 +12,6 @@
 namespace nalgrad {
 
 struct TapeRecord;
-
-// Where the user called an op. A public op function takes a trailing
-//     SourceLocation where = SourceLocation::current()
-// (a default argument is evaluated in the caller, so it names the user's file and line) and
-// opens `const CallSite site(where);` first thing. While anomaly detection is on, the records
-// made during the outermost CallSite alive on this thread carry its location: the records of an
-// op built from other ops name the user's line, not a line in ops/.
-class CallSite {
-  public:
-    explicit CallSite(const SourceLocation& where);
-    ~CallSite();
-    CallSite(const CallSite&) = delete;
-    CallSite& operator=(const CallSite&) = delete;
-
-  private:
-    bool outermost_ = false;
-};
-
-// The location of this thread's outermost CallSite, or an empty one (line 0) when there is none.
-SourceLocation current_call_site();
 
 // "tape record #7, called at train.cpp:42:18 in 'int main()'", without the call when the location
 // is empty.
