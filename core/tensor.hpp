@@ -13,7 +13,6 @@
 
 namespace nalgrad {
 
-class Var;
 class Generator;
 
 // The bytes behind one or more tensors. `version` counts in-place writes (optimizer steps), so
@@ -66,9 +65,6 @@ class Tensor {
     bool unique() const { return storage_.use_count() == 1; }
     uint64_t version() const { return storage_ ? storage_->version : 0; }
     void bump_version() const { ++storage_->version; }
-
-    // A leaf variable holding this tensor that records gradients (graph/var.hpp).
-    Var requires_grad(bool enabled = true) const;
 
   private:
     void check_dtype(DType wanted) const;

@@ -334,8 +334,4 @@ std::size_t tape_size() {
     return n;
 }
 
-Var Tensor::requires_grad(bool enabled) const {
-    return Var(*this, enabled);
-}
-
 }  // namespace nalgrad

@@ -16,7 +16,7 @@ Var he_uniform(Shape shape, int64_t fan_in, const LayerInit& init) {
     double bound = std::sqrt(6.0 / static_cast<double>(fan_in));
     std::lock_guard lock(generator_mutex);
     Generator& gen = init.generator ? *init.generator : default_generator();
-    return uniform(shape, -bound, bound, init.dtype, gen).requires_grad();
+    return requires_grad(uniform(shape, -bound, bound, init.dtype, gen));
 }
 
 void check_positive(std::string_view layer, std::string_view what, int64_t v) {
@@ -44,7 +44,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOp
     check_positive("Conv2d", "kernel width", kernel.w);
     weight = he_uniform({kernel.h, kernel.w, in_channels, out_channels},
                         kernel.h * kernel.w * in_channels, init);
-    bias = zeros({out_channels}, init.dtype).requires_grad();
+    bias = requires_grad(zeros({out_channels}, init.dtype));
 }
 
 Var Conv2d::operator()(const Var& x, SourceLocation where) const {
@@ -55,7 +55,7 @@ Dense::Dense(int64_t in_features, int64_t out_features, LayerInit init) {
     check_positive("Dense", "in_features", in_features);
     check_positive("Dense", "out_features", out_features);
     weight = he_uniform({in_features, out_features}, in_features, init);
-    bias = zeros({out_features}, init.dtype).requires_grad();
+    bias = requires_grad(zeros({out_features}, init.dtype));
 }
 
 Var Dense::operator()(const Var& x, SourceLocation where) const {

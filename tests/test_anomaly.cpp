@@ -77,7 +77,7 @@ static_assert(!Arithmetic<Var, std::string>);
 
 TEST_CASE("off by default: NaN and Inf pass through without a check") {
     CHECK_FALSE(anomaly_detection_enabled());
-    Var x = tensor({1, 2}, {2}, f32).requires_grad();
+    Var x = requires_grad(tensor({1, 2}, {2}, f32));
     Var y = values(x, tensor({not_a_number, inf}, {2}, f32));
     CHECK(std::isnan(y.value().at(0)));
     y.backward(tensor({not_a_number, 1}, {2}, f32));
@@ -87,7 +87,7 @@ TEST_CASE("off by default: NaN and Inf pass through without a check") {
 TEST_CASE("forward: the message names the op, the record, the user's line and the values") {
     DetectAnomaly detect;
     CHECK(anomaly_detection_enabled());
-    Var x = tensor({1, 2, 3, 4}, {2, 2}, f32).requires_grad();
+    Var x = requires_grad(tensor({1, 2, 3, 4}, {2, 2}, f32));
     CHECK_THROWS_WITH_AS(
         values(x, tensor({1, not_a_number, inf, not_a_number}, {2, 2}, f32)),
         doctest::Contains("values: anomaly in forward: the output f32 [2, 2] holds "
@@ -97,7 +97,7 @@ TEST_CASE("forward: the message names the op, the record, the user's line and th
                          doctest::Contains("; its inputs are finite"), Error);
 
     // relu passes Inf on (and maps NaN to 0): the culprit is its input, a leaf.
-    Var bad = tensor({1, -1, inf, 0}, {2, 2}, f32).requires_grad();
+    Var bad = requires_grad(tensor({1, -1, inf, 0}, {2, 2}, f32));
     const int line = __LINE__ + 1;
     auto call = [&] { return relu(bad); };
     CHECK_THROWS_WITH_AS(call(), doctest::Contains("relu: anomaly in forward"), Error);
@@ -111,7 +111,7 @@ TEST_CASE("forward: the message names the op, the record, the user's line and th
 
 TEST_CASE("forward: an overflow inside matmul from finite inputs") {
     DetectAnomaly detect;
-    Var a = tensor({1, 0, 0, 1e20}, {2, 2}, f32).requires_grad();
+    Var a = requires_grad(tensor({1, 0, 0, 1e20}, {2, 2}, f32));
     Var b = tensor({1, 0, 1e20, 0}, {2, 2}, f32);
     CHECK_THROWS_WITH_AS(
         matmul(a, b),
@@ -124,8 +124,8 @@ TEST_CASE("forward: an overflow inside matmul from finite inputs") {
 TEST_CASE("backward: the message names the op, the input whose gradient broke, and the record") {
     DetectAnomaly detect;
     // y = x w = 1, but dw = x^T dy = 1e40 overflows float32; dx = dy w^T = 1 is fine.
-    Var x = tensor({1e20}, {1, 1}, f32).requires_grad();
-    Var w = tensor({1e-20}, {1, 1}, f32).requires_grad();
+    Var x = requires_grad(tensor({1e20}, {1, 1}, f32));
+    Var w = requires_grad(tensor({1e-20}, {1, 1}, f32));
     Var y = matmul(x, w);
     CHECK(y.item() == doctest::Approx(1));
     auto run = [&] { y.backward(full({1, 1}, 1e20, f32), {.retain_graph = true}); };
@@ -137,7 +137,7 @@ TEST_CASE("backward: the message names the op, the input whose gradient broke, a
     CHECK_THROWS_WITH_AS(run(), doctest::Contains("the incoming gradient is finite"), Error);
 
     // With w constant only x's gradient is computed: it is finite and flows on through relu.
-    Var x0 = tensor({1e20}, {1, 1}, f32).requires_grad();
+    Var x0 = requires_grad(tensor({1e20}, {1, 1}, f32));
     Var y2 = matmul(relu(x0), w.detach());
     y2.backward(full({1, 1}, 1e20, f32));
     CHECK(x0.grad().item() == doctest::Approx(1));
@@ -166,7 +166,7 @@ TEST_CASE("backward: the message names the op, the input whose gradient broke, a
 
 TEST_CASE("backward: finite contributions whose sum overflows, and a non-finite seed") {
     DetectAnomaly detect;
-    Var x = tensor({1}, {1, 1}, f32).requires_grad();
+    Var x = requires_grad(tensor({1}, {1, 1}, f32));
     Var y = matmul(x, x);  // both gradients, 3e38 each, go to x: their sum is Inf
     CHECK_THROWS_WITH_AS(
         y.backward(full({1, 1}, 3e38, f32)),
@@ -183,7 +183,7 @@ TEST_CASE("backward: finite contributions whose sum overflows, and a non-finite 
 
 TEST_CASE("float64 gradients are checked too") {
     DetectAnomaly detect;
-    Var x = tensor({1, 2, 3}, {3}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, 2, 3}, {3}, f64));
     Var y = nan_gradient(x);
     CHECK_THROWS_WITH_AS(y.backward(ones({3}, f64)),
                          doctest::Contains("nan_gradient: anomaly in backward: the gradient for "
@@ -194,14 +194,14 @@ TEST_CASE("float64 gradients are checked too") {
 
 TEST_CASE("an op made of ops: its inner records carry the caller's line") {
     DetectAnomaly detect;
-    Var bad = tensor({inf}, {1}, f32).requires_grad();
+    Var bad = requires_grad(tensor({inf}, {1}, f32));
     const int line = __LINE__ + 1;
     auto call = [&] { return relu_twice(bad); };
     CHECK_THROWS_WITH_AS(call(), here(line), Error);
 }
 
 TEST_CASE("records made with detection on name their line in other tape errors too") {
-    Var x = tensor({1, 2}, {2}, f32).requires_grad();
+    Var x = requires_grad(tensor({1, 2}, {2}, f32));
     Var y;
     int line = 0;
     {
@@ -220,7 +220,7 @@ TEST_CASE("records made with detection on name their line in other tape errors t
 }
 
 TEST_CASE("detection is per thread, nests, and can be switched off inside") {
-    Var bad = tensor({inf}, {1}, f32).requires_grad();
+    Var bad = requires_grad(tensor({inf}, {1}, f32));
     DetectAnomaly detect;
     {
         DetectAnomaly off(false);
@@ -232,7 +232,7 @@ TEST_CASE("detection is per thread, nests, and can be switched off inside") {
     bool other_thread_detects = true;
     std::thread other([&] {
         other_thread_detects = anomaly_detection_enabled();
-        Var b = tensor({inf}, {1}, f32).requires_grad();
+        Var b = requires_grad(tensor({inf}, {1}, f32));
         relu(b);  // would throw, and terminate, if detection leaked into this thread
     });
     other.join();
@@ -253,14 +253,14 @@ TEST_CASE("a finite training run passes the checks and computes the same bits") 
 TEST_CASE("every op family names the caller's line: conv, pooling, linear, loss, reduction") {
     DetectAnomaly detect;
     // Finite inputs whose products overflow float32, and inputs that already hold Inf.
-    const Var big = full({1, 2, 2, 1}, 1e30, f32).requires_grad();
+    const Var big = requires_grad(full({1, 2, 2, 1}, 1e30, f32));
     const Var k = full({1, 1, 1, 1}, 1e30, f32);
-    const Var inf_image = tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32).requires_grad();
-    const Var row = full({1, 2}, 1e20, f32).requires_grad();
+    const Var inf_image = requires_grad(tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32));
+    const Var row = requires_grad(full({1, 2}, 1e20, f32));
     const Var w = full({2, 1}, 1e20, f32);
-    const Var z = tensor({inf, 0}, {1, 2}, f32).requires_grad();  // logits
-    const Tensor t = tensor({0}, {1}, i64);                       // labels
-    const Var large = full({2}, 3e38, f32).requires_grad();
+    const Var z = requires_grad(tensor({inf, 0}, {1, 2}, f32));  // logits
+    const Tensor t = tensor({0}, {1}, i64);                      // labels
+    const Var large = requires_grad(full({2}, 3e38, f32));
 
     expect_anomaly("conv2d", __LINE__, [&] { return conv2d(big, k); });
     expect_anomaly("max_pool2d", __LINE__, [&] { return max_pool2d(inf_image); });
@@ -277,9 +277,9 @@ TEST_CASE("every op family names the caller's line: conv, pooling, linear, loss,
 
 TEST_CASE("the binary operators and unary minus name the line of the expression") {
     DetectAnomaly detect;
-    const Var a = full({2}, 1e20, f32).requires_grad();
+    const Var a = requires_grad(full({2}, 1e20, f32));
     const Tensor b = full({2}, 1e20, f32);
-    const Var bad = tensor({1, inf}, {2}, f32).requires_grad();
+    const Var bad = requires_grad(tensor({1, inf}, {2}, f32));
     expect_anomaly("mul", __LINE__, [&] { return a * a; });
     expect_anomaly("mul", __LINE__, [&] { return b * a; });
     expect_anomaly("mul", __LINE__, [&] { return a * 1e30; });
@@ -292,7 +292,7 @@ TEST_CASE("the binary operators and unary minus name the line of the expression"
     expect_anomaly("mul", __LINE__, [&] { return (a + 1.0) * (2.0 * a) - a; });
 
     // Backward names the line of the forward expression: da = dy b overflows.
-    const Var one = ones({2}, f32).requires_grad();
+    const Var one = requires_grad(ones({2}, f32));
     const int line = __LINE__ + 1;
     Var y = one * a;
     auto run = [&] { y.backward(full({2}, 1e20, f32), {.retain_graph = true}); };
@@ -306,8 +306,8 @@ TEST_CASE("the binary operators and unary minus name the line of the expression"
 TEST_CASE("a layer's records name the model's line, not the library's") {
     DetectAnomaly detect;
     // Only recorded ops are checked: the inputs require gradients.
-    const Var image = tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32).requires_grad();
-    const Var features = full({1, 4}, inf, f32).requires_grad();
+    const Var image = requires_grad(tensor({1, inf, 2, 3}, {1, 2, 2, 1}, f32));
+    const Var features = requires_grad(full({1, 4}, inf, f32));
     Conv2d conv(1, 2, 1);
     Dense fc(4, 3);
     MaxPool2d pool;

@@ -40,7 +40,7 @@ void check_all(const std::vector<BadUse>& table) {
 }
 
 Var v(ng::Shape shape, ng::DType dtype = f32) {
-    return ng::full(shape, 0.5, dtype).requires_grad();
+    return requires_grad(ng::full(shape, 0.5, dtype));
 }
 Var c(ng::Shape shape, ng::DType dtype = f32) {
     return Var(ng::full(shape, 0.5, dtype));

@@ -43,8 +43,8 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
 // A small model: an f32 weight, an f64 bias, an i64 counter (as optimizer state would hold).
 Parameters model(uint64_t seed) {
     Generator gen(seed);
-    return {{"conv1.weight", normal({3, 3, 1, 4}, f32, gen).requires_grad()},
-            {"conv1.bias", normal({4}, f64, gen).requires_grad()},
+    return {{"conv1.weight", requires_grad(normal({3, 3, 1, 4}, f32, gen))},
+            {"conv1.bias", requires_grad(normal({4}, f64, gen))},
             {"steps", Var(tensor({1, -2, 3}, {3}, i64))}};
 }
 
@@ -286,7 +286,7 @@ TEST_CASE("a failed save throws and leaves the old file intact") {
     // The disk fills up mid-write (a file size limit below the checkpoint's size): the old file
     // keeps its contents and the partial temporary file is removed.
     Generator gen(1);
-    Parameters big = {{"w", normal({64, 1024}, f32, gen).requires_grad()}};
+    Parameters big = {{"w", requires_grad(normal({64, 1024}, f32, gen))}};
     rlimit saved_limit{};
     REQUIRE(getrlimit(RLIMIT_FSIZE, &saved_limit) == 0);
     auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // write() fails with EFBIG instead

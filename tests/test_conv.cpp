@@ -135,9 +135,9 @@ struct ConvRun {
 // conv2d on x, k, b (b undefined: no bias) in `dtype`, and its gradients for seed dy.
 ConvRun run_conv(const Tensor& x, const Tensor& k, const Tensor& b, const Tensor& dy,
                  const Conv2dOptions& options, DType dtype) {
-    Var xv = x.astype(dtype).requires_grad();
-    Var kv = k.astype(dtype).requires_grad();
-    Var bv = b.defined() ? b.astype(dtype).requires_grad() : Var{};
+    Var xv = requires_grad(x.astype(dtype));
+    Var kv = requires_grad(k.astype(dtype));
+    Var bv = b.defined() ? requires_grad(b.astype(dtype)) : Var{};
     Var y = conv2d(xv, kv, bv, options);
     y.backward(dy.astype(dtype));
     return {y.value(), xv.grad(), kv.grad(), b.defined() ? bv.grad() : Tensor{}};
@@ -160,9 +160,9 @@ TEST_CASE("hand-computed: 1x3x3x1 input, 2x2 kernel, SAME pads one row and colum
     // x = 1..9 row-major, k = [[1, 2], [3, 4]], b = 0.5. SAME: total padding 1 per axis, all after.
     for (DType dtype : {f64, f32}) {
         CAPTURE(dtype_name(dtype));
-        Var x = tensor({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1}, dtype).requires_grad();
-        Var k = tensor({1, 2, 3, 4}, {2, 2, 1, 1}, dtype).requires_grad();
-        Var b = tensor({0.5}, {1}, dtype).requires_grad();
+        Var x = requires_grad(tensor({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 3, 3, 1}, dtype));
+        Var k = requires_grad(tensor({1, 2, 3, 4}, {2, 2, 1, 1}, dtype));
+        Var b = requires_grad(tensor({0.5}, {1}, dtype));
         Var y = conv2d(x, k, b, {.padding = same});
         // y[r][c] = x[r][c] + 2 x[r][c+1] + 3 x[r+1][c] + 4 x[r+1][c+1] + 0.5, zero outside.
         CHECK(y.shape() == Shape{1, 3, 3, 1});
@@ -344,9 +344,9 @@ TEST_CASE("gradcheck (float64) on 60 sweep configurations, full Jacobian on the 
     int full = 0;
     for (const Config& c : configs) {
         CAPTURE(c.str());
-        std::vector<Var> inputs{normal(c.x_shape(), f64, gen).requires_grad(),
-                                normal(c.k_shape(), f64, gen).requires_grad()};
-        if (c.bias) inputs.push_back(normal({c.ychn}, f64, gen).requires_grad());
+        std::vector<Var> inputs{requires_grad(normal(c.x_shape(), f64, gen)),
+                                requires_grad(normal(c.k_shape(), f64, gen))};
+        if (c.bias) inputs.push_back(requires_grad(normal({c.ychn}, f64, gen)));
         const Conv2dOptions options = c.options;
         auto fn = [options](const std::vector<Var>& in) {
             return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Var{}, options);
@@ -404,18 +404,18 @@ TEST_CASE("only the gradients that are needed are computed") {
     for (DType dtype : {f64, f32}) {
         CAPTURE(dtype_name(dtype));
         const double tol = dtype == f64 ? 1e-12 : 1e-5;
-        Var xv = x.astype(dtype), kv = k.astype(dtype).requires_grad(), bv = b.astype(dtype);
+        Var xv = x.astype(dtype), kv = requires_grad(k.astype(dtype)), bv = b.astype(dtype);
         conv2d(xv, kv, bv, {.padding = same}).backward(dy.astype(dtype));
         CHECK_FALSE(xv.grad().defined());
         CHECK_FALSE(bv.grad().defined());
         CHECK(max_abs_diff(kv.grad(), all.dk) < tol);
 
-        Var xb = x.astype(dtype), kb = k.astype(dtype), bb = b.astype(dtype).requires_grad();
+        Var xb = x.astype(dtype), kb = k.astype(dtype), bb = requires_grad(b.astype(dtype));
         conv2d(xb, kb, bb, {.padding = same}).backward(dy.astype(dtype));
         CHECK_FALSE(kb.grad().defined());
         CHECK(max_abs_diff(bb.grad(), all.db) < tol);
 
-        Var xd = x.astype(dtype).requires_grad(), kd = k.astype(dtype);
+        Var xd = requires_grad(x.astype(dtype)), kd = k.astype(dtype);
         conv2d(xd, kd, {}, {.padding = same}).backward(dy.astype(dtype));
         CHECK(max_abs_diff(xd.grad(), all.dx) < tol);
     }

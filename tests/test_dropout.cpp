@@ -32,7 +32,7 @@ TEST_CASE("dropout zeroes about p of the elements and scales the rest by 1 / (1 
 
 TEST_CASE("dropout's gradient multiplies by the same mask") {
     Generator gen(3);
-    Var x = normal({4, 5, 6}, f64, gen).requires_grad();
+    Var x = requires_grad(normal({4, 5, 6}, f64, gen));
     Var y = dropout(x, 0.5, gen);
     Tensor seed = normal({4, 5, 6}, f64, gen);
     y.backward(seed);
@@ -52,7 +52,7 @@ TEST_CASE("dropout's gradient multiplies by the same mask") {
             Generator g(7);
             return dropout(in[0], 0.25, g);
         },
-        {x.detach().value().requires_grad()});
+        {requires_grad(x.detach().value())});
     CHECK_MESSAGE(report.passed, fmt::format("{}", report));
 }
 
@@ -73,7 +73,7 @@ TEST_CASE("the same seed gives the same mask, whatever the thread count") {
 
 TEST_CASE("dropout is the identity in evaluation mode and for p = 0") {
     Generator gen(1);
-    Var x = normal({3, 4}, f32, gen).requires_grad();
+    Var x = requires_grad(normal({3, 4}, f32, gen));
     Generator before = gen;
     Var eval = dropout(x, 0.5, gen, false);
     Var none = dropout(x, 0.0, gen);

@@ -60,8 +60,8 @@ TEST_CASE("binary ops broadcast in value: [2,3] + [3], [2,1] * [1,3], scalars") 
 }
 
 TEST_CASE("gradients of broadcast inputs sum over the stretched axes") {
-    Var a = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, f64).requires_grad();
-    Var b = tensor({10, 20, 30}, {3}, f64).requires_grad();
+    Var a = requires_grad(tensor({1, 2, 3, 4, 5, 6}, {2, 3}, f64));
+    Var b = requires_grad(tensor({10, 20, 30}, {3}, f64));
     (a * b).backward(ones({2, 3}, f64));
     CHECK(b.grad().shape() == Shape{3});
     CHECK(b.grad().to_vector() == std::vector<double>{5, 7, 9});
@@ -151,7 +151,7 @@ TEST_CASE("unary values, and sigmoid stays finite for large |x|") {
 }
 
 TEST_CASE("accumulation: x used twice gets both contributions") {
-    Var x = tensor({1.5, -2, 3}, {3}, f64).requires_grad();
+    Var x = requires_grad(tensor({1.5, -2, 3}, {3}, f64));
     (x * x).backward(ones({3}, f64));
     CHECK(x.grad().to_vector() == std::vector<double>{3, -4, 6});
     x.zero_grad();
@@ -169,13 +169,13 @@ TEST_CASE("accumulation: x used twice gets both contributions") {
 }
 
 TEST_CASE("only the gradients asked for are computed") {
-    Var a = tensor({1, 2}, {2}, f64).requires_grad();
+    Var a = requires_grad(tensor({1, 2}, {2}, f64));
     Var b = tensor({3, 4}, {2}, f64);  // a constant
     Var y = a * b;
     y.backward(ones({2}, f64));
     CHECK(a.grad().to_vector() == std::vector<double>{3, 4});
     CHECK_FALSE(b.grad().defined());
-    Var c = tensor({5, 6}, {2}, f64).requires_grad();
+    Var c = requires_grad(tensor({5, 6}, {2}, f64));
     (b / c).backward(ones({2}, f64));
     CHECK(c.grad().to_vector()[0] == doctest::Approx(-3.0 / 25));
     CHECK_FALSE(b.grad().defined());

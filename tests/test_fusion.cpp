@@ -57,9 +57,9 @@ struct Inputs {
 };
 
 Inputs random_inputs(const Problem& p, DType dtype, Generator& gen) {
-    Inputs in{uniform(p.x, -1, 1, dtype, gen).requires_grad(),
-              uniform(p.k, -1, 1, dtype, gen).requires_grad(), Var{}};
-    if (p.bias) in.b = uniform({p.k[3]}, -0.5, 0.5, dtype, gen).requires_grad();
+    Inputs in{requires_grad(uniform(p.x, -1, 1, dtype, gen)),
+              requires_grad(uniform(p.k, -1, 1, dtype, gen)), Var{}};
+    if (p.bias) in.b = requires_grad(uniform({p.k[3]}, -0.5, 0.5, dtype, gen));
     return in;
 }
 
@@ -71,8 +71,8 @@ struct Result {
 template <typename Model>
 Result run(const Inputs& in, const Tensor& dy, Model model) {
     // Fresh leaves on the same values: each run accumulates its own gradients.
-    Var x = in.x.value().requires_grad(), k = in.k.value().requires_grad();
-    Var b = in.b.defined() ? in.b.value().requires_grad() : Var{};
+    Var x = requires_grad(in.x.value()), k = requires_grad(in.k.value());
+    Var b = in.b.defined() ? requires_grad(in.b.value()) : Var{};
     Var y = model(x, k, b);
     y.backward(dy);
     return {y.value(), x.grad(), k.grad(), b.defined() ? b.grad() : Tensor{}};
@@ -169,7 +169,7 @@ TEST_CASE("the forward runs at the call: later writes to an input change nothing
 
 TEST_CASE("errors are at the call, and anomaly detection names conv2d_relu") {
     Generator gen(11);
-    const Var x = uniform({1, 4, 4, 2}, -1, 1, f32, gen).requires_grad();
+    const Var x = requires_grad(uniform({1, 4, 4, 2}, -1, 1, f32, gen));
     const Var wrong_channels = uniform({3, 3, 3, 4}, -1, 1, f32, gen);
     const int64_t before = fused_so_far();
     CHECK_THROWS_WITH_AS(conv2d(x, wrong_channels, {}, {.activation = Activation::relu}),
@@ -177,7 +177,7 @@ TEST_CASE("errors are at the call, and anomaly detection names conv2d_relu") {
     CHECK(fused_so_far() == before);
 
     DetectAnomaly detect;
-    const Var big = full({1, 2, 2, 1}, 1e30, f32).requires_grad();
+    const Var big = requires_grad(full({1, 2, 2, 1}, 1e30, f32));
     const Var k = full({1, 1, 1, 1}, 1e30, f32);
     CHECK_THROWS_WITH_AS(conv2d(big, k, {}, {.activation = Activation::relu}),
                          doctest::Contains("conv2d_relu: anomaly in forward"), Error);

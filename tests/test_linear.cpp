@@ -76,9 +76,9 @@ TEST_CASE("matmul of a 2x3 and a 3x2 matrix, computed by hand") {
 TEST_CASE("dense adds the bias to every row; its gradients match the formulas by hand") {
     for (DType dtype : {f32, f64}) {
         CAPTURE(dtype_name(dtype));
-        Var x = tensor({1, 2, 3, 4, 5, 6}, {2, 3}, dtype).requires_grad();
-        Var w = tensor({7, 8, 9, 10, 11, 12}, {3, 2}, dtype).requires_grad();
-        Var b = tensor({0.5, -1}, {2}, dtype).requires_grad();
+        Var x = requires_grad(tensor({1, 2, 3, 4, 5, 6}, {2, 3}, dtype));
+        Var w = requires_grad(tensor({7, 8, 9, 10, 11, 12}, {3, 2}, dtype));
+        Var b = requires_grad(tensor({0.5, -1}, {2}, dtype));
         Var y = dense(x, w, b);
         CHECK(y.value().to_vector() == std::vector<double>{58.5, 63, 139.5, 153});
         y.backward(tensor({1, 2, 3, 4}, {2, 2}, dtype));
@@ -116,11 +116,11 @@ TEST_CASE("float32 (oneDNN and own loops) agrees with float64 in dense's value a
         const Tensor x = exact_in_f32({e.m, e.k}, gen), w = exact_in_f32({e.k, e.n}, gen);
         const Tensor b = exact_in_f32({e.n}, gen), dy = exact_in_f32({e.m, e.n}, gen);
 
-        Var x64 = x.requires_grad(), w64 = w.requires_grad(), b64 = b.requires_grad();
+        Var x64 = requires_grad(x), w64 = requires_grad(w), b64 = requires_grad(b);
         Var y64 = dense(x64, w64, b64);
         y64.backward(dy);
-        Var x32 = x.astype(f32).requires_grad(), w32 = w.astype(f32).requires_grad();
-        Var b32 = b.astype(f32).requires_grad();
+        Var x32 = requires_grad(x.astype(f32)), w32 = requires_grad(w.astype(f32));
+        Var b32 = requires_grad(b.astype(f32));
         Var y32 = dense(x32, w32, b32);
         y32.backward(dy.astype(f32));
 
@@ -172,7 +172,7 @@ TEST_CASE("gradcheck: dense with and without bias, each input alone and all toge
 TEST_CASE("only the inputs that require a gradient receive one") {
     Generator gen(9);
     Var x = normal({2, 3}, f64, gen);
-    Var w = normal({3, 4}, f64, gen).requires_grad();
+    Var w = requires_grad(normal({3, 4}, f64, gen));
     Var b = normal({4}, f64, gen);
     dense(x, w, b).backward(ones({2, 4}, f64));
     CHECK(w.grad().defined());
@@ -194,9 +194,9 @@ TEST_CASE("empty products: no rows, no columns, or no depth (the result is the b
                                          tensor({1, 2, 3}, {3}), backend);
         CHECK(c.to_vector() == std::vector<double>{1, 2, 3, 1, 2, 3});
     }
-    Var x = zeros({2, 0}, f64).requires_grad();
-    Var w = zeros({0, 3}, f64).requires_grad();
-    Var b = tensor({1, 2, 3}, {3}, f64).requires_grad();
+    Var x = requires_grad(zeros({2, 0}, f64));
+    Var w = requires_grad(zeros({0, 3}, f64));
+    Var b = requires_grad(tensor({1, 2, 3}, {3}, f64));
     dense(x, w, b).backward(ones({2, 3}, f64));
     CHECK(x.grad().shape() == Shape{2, 0});
     CHECK(b.grad().to_vector() == std::vector<double>{2, 2, 2});

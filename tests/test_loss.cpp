@@ -44,7 +44,7 @@ TEST_CASE("gradcheck: softmax and log_softmax on the last axis") {
 
 TEST_CASE("softmax_cross_entropy by hand: logits [[1,2,3],[1,1,1]], labels [2,0]") {
     // Row 0: log(e + e^2 + e^3) - 3 = 0.40760596444438; row 1: log 3 = 1.09861228866811.
-    Var logits = tensor({1, 2, 3, 1, 1, 1}, {2, 3}, f64).requires_grad();
+    Var logits = requires_grad(tensor({1, 2, 3, 1, 1, 1}, {2, 3}, f64));
     Var loss = softmax_cross_entropy(logits, labels_of({2, 0}));
     CHECK(loss.shape() == Shape{});
     CHECK(loss.item() == doctest::Approx(0.7531091265562453).epsilon(1e-12));
@@ -98,7 +98,7 @@ TEST_CASE("softmax_cross_entropy rejects bad labels, naming value and index") {
 }
 
 TEST_CASE("the labels are kept by value until backward") {
-    Var logits = tensor({1, 2, 3, 1, 1, 1}, {2, 3}, f64).requires_grad();
+    Var logits = requires_grad(tensor({1, 2, 3, 1, 1, 1}, {2, 3}, f64));
     Tensor labels = labels_of({2, 0});
     Var loss = softmax_cross_entropy(logits, labels);
     labels.fill_(1);  // a data loader refilling its batch buffer
@@ -107,8 +107,8 @@ TEST_CASE("the labels are kept by value until backward") {
 }
 
 TEST_CASE("mse by hand, gradcheck and errors") {
-    Var p = tensor({1, 2, 3}, {3}, f64).requires_grad();
-    Var t = tensor({1, 0, 0}, {3}, f64).requires_grad();
+    Var p = requires_grad(tensor({1, 2, 3}, {3}, f64));
+    Var t = requires_grad(tensor({1, 0, 0}, {3}, f64));
     Var loss = mse(p, t);
     CHECK(loss.item() == doctest::Approx(13.0 / 3));
     loss.backward();
@@ -128,8 +128,8 @@ TEST_CASE("mse by hand, gradcheck and errors") {
 
 TEST_CASE("sigmoid_cross_entropy by hand, stable, gradcheck and errors") {
     // z = [0, 2, -3], t = [1, 0, 1]: log 2, 2 + log(1 + e^-2), 3 + log(1 + e^-3).
-    Var z = tensor({0, 2, -3}, {3}, f64).requires_grad();
-    Var t = tensor({1, 0, 1}, {3}, f64).requires_grad();
+    Var z = requires_grad(tensor({0, 2, -3}, {3}, f64));
+    Var t = requires_grad(tensor({1, 0, 1}, {3}, f64));
     Var loss = sigmoid_cross_entropy(z, t);
     CHECK(loss.item() == doctest::Approx(1.9562208477255532).epsilon(1e-12));
     loss.backward();

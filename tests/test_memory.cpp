@@ -189,10 +189,9 @@ double train_step(const SmallNet& net, optim::SGD& sgd, const Var& images, const
 TEST_CASE("memory: after two warm-up steps a training step asks the system for no tensor memory") {
     Generator gen(5);
     const int64_t batch = 4;
-    SmallNet net{uniform({3, 3, 1, 8}, -0.3, 0.3, f32, gen).requires_grad(),
-                 zeros({8}).requires_grad(),
-                 uniform({7 * 7 * 8, 10}, -0.05, 0.05, f32, gen).requires_grad(),
-                 zeros({10}).requires_grad()};
+    SmallNet net{
+        requires_grad(uniform({3, 3, 1, 8}, -0.3, 0.3, f32, gen)), requires_grad(zeros({8})),
+        requires_grad(uniform({7 * 7 * 8, 10}, -0.05, 0.05, f32, gen)), requires_grad(zeros({10}))};
     optim::SGD sgd({net.kernel, net.conv_bias, net.weights, net.dense_bias},
                    {.lr = 0.1, .momentum = 0.9});
     const Var images(normal({batch, 14, 14, 1}, f32, gen));

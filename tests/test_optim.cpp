@@ -55,7 +55,7 @@ struct Problem {
     explicit Problem(DType dtype) {
         for (const char* p : {"p0", "p1", "p2"})
             params.push_back(
-                expected_tensor(std::string("problem.") + p).clone().astype(dtype).requires_grad());
+                requires_grad(expected_tensor(std::string("problem.") + p).clone().astype(dtype)));
         for (int i = 0; i < 2; ++i) {
             a.push_back(expected_tensor(fmt::format("problem.a{}", i)));
             c.push_back(expected_tensor(fmt::format("problem.c{}", i)));
@@ -196,7 +196,7 @@ TEST_CASE("a large parameter is updated in parallel, every element exactly by th
     Generator gen(5);
     const int64_t n = 300007;  // not a multiple of any grain
     for (DType dtype : {f32, f64}) {
-        Var p = normal({n}, dtype, gen).requires_grad();
+        Var p = requires_grad(normal({n}, dtype, gen));
         Tensor a = uniform({n}, 0.5, 2.0, f64, gen), c = normal({n}, f64, gen);
         Tensor start = p.value().clone();
         optim::SGD opt({p}, {.lr = 0.25, .weight_decay = 0.5});
@@ -246,8 +246,8 @@ TEST_CASE("one step over many parameters of mixed sizes and dtypes equals one st
         for (std::size_t i = 0; i < sizes.size(); ++i) {
             const DType dtype = i % 3 == 1 ? f64 : f32;
             Tensor start = normal({sizes[i]}, dtype, gen);
-            together.push_back(start.clone().requires_grad());
-            alone.push_back(start.clone().requires_grad());
+            together.push_back(requires_grad(start.clone()));
+            alone.push_back(requires_grad(start.clone()));
             a.push_back(uniform({sizes[i]}, 0.5, 2.0, f64, gen));
             c.push_back(normal({sizes[i]}, f64, gen));
         }
@@ -392,8 +392,8 @@ TEST_CASE("load_state validates names, shapes and completeness before changing a
 }
 
 TEST_CASE("bad parameters and options are refused with the index, name and shape") {
-    Var w = zeros({2, 3}, f64).requires_grad();
-    Var frozen = zeros({4}, f64).requires_grad(false);
+    Var w = requires_grad(zeros({2, 3}, f64));
+    Var frozen = Var(zeros({4}, f64), false);
     Var computed = relu(w);
     CHECK_THROWS_WITH_AS(optim::SGD({w, frozen}),
                          doctest::Contains("SGD: parameter 1 [4] does not require a gradient"),
@@ -450,7 +450,7 @@ TEST_CASE("schedules give PyTorch's learning-rate sequences") {
     for (const auto& [name, make_schedule] : schedules) {
         CAPTURE(name);
         const Tensor& expected = expected_tensor("schedule." + name);
-        Var w = zeros({1}, f64).requires_grad();
+        Var w = requires_grad(zeros({1}, f64));
         Adam opt({w}, {.lr = 0.1});  // any optimizer: a schedule sees only the base class
         auto schedule = make_schedule(opt);
         for (int64_t t = 0; t < expected.numel(); ++t) {
@@ -466,7 +466,7 @@ TEST_CASE("schedules give PyTorch's learning-rate sequences") {
 
 TEST_CASE("schedules refuse bad settings") {
     using namespace optim;
-    Var w = zeros({1}, f64).requires_grad();
+    Var w = requires_grad(zeros({1}, f64));
     SGD opt({w}, {.lr = 0.1}), other({w}, {.lr = 0.1});
     CHECK_THROWS_WITH_AS(StepLR(opt, 0), doctest::Contains("StepLR: step_size must be >= 1, got 0"),
                          Error);

@@ -50,7 +50,7 @@ struct Result {
 };
 // y = fn(x) and dx for the output gradient dy, in x's dtype (dy is converted).
 Result run(const std::function<Var(const Var&)>& fn, const Tensor& x, const Tensor& dy) {
-    Var xv = x.clone().requires_grad();
+    Var xv = requires_grad(x.clone());
     Var y = fn(xv);
     y.backward(dy.astype(x.dtype()));
     return {y.value(), xv.grad()};
@@ -121,7 +121,7 @@ TEST_CASE("max pool 4x4, kernel 2: a two-way and a three-way tie under each poli
         for (const auto& [ties, dx] : expected) {
             CAPTURE(dtype_name(dtype));
             CAPTURE(static_cast<int>(ties));
-            Var x = tensor(x_values, {1, 4, 4, 1}, dtype).requires_grad();
+            Var x = requires_grad(tensor(x_values, {1, 4, 4, 1}, dtype));
             Var y = max_pool2d(x, {.kernel = 2, .ties = ties});
             CHECK(y.value().to_vector() == std::vector<double>{5, 2, 3, 4});
             y.backward(tensor({10, 20, 30, 40}, {1, 2, 2, 1}, dtype));
@@ -140,7 +140,7 @@ TEST_CASE("max pool with overlapping windows: an input winning several windows g
         for (TiePolicy ties : {TiePolicy::first, TiePolicy::all, TiePolicy::split}) {
             std::vector<double> v = ramp;
             v[2 * 5 + 1] = 100;
-            Var x = tensor(v, {1, 5, 5, 1}, dtype).requires_grad();
+            Var x = requires_grad(tensor(v, {1, 5, 5, 1}, dtype));
             Var y = max_pool2d(x, {.kernel = 3, .stride = 2, .ties = ties});
             CHECK(y.value().to_vector() == std::vector<double>{100, 14, 100, 24});
             y.backward(tensor({1, 2, 3, 4}, {1, 2, 2, 1}, dtype));
@@ -151,7 +151,7 @@ TEST_CASE("max pool with overlapping windows: an input winning several windows g
             CHECK(x.grad().to_vector() == dx);
 
             v[2 * 5 + 2] = 200;
-            Var centre = tensor(v, {1, 5, 5, 1}, dtype).requires_grad();
+            Var centre = requires_grad(tensor(v, {1, 5, 5, 1}, dtype));
             Var z = max_pool2d(centre, {.kernel = 3, .stride = 2, .ties = ties});
             CHECK(z.value().to_vector() == std::vector<double>{200, 200, 200, 200});
             z.backward(tensor({1, 2, 3, 4}, {1, 2, 2, 1}, dtype));
@@ -161,7 +161,7 @@ TEST_CASE("max pool with overlapping windows: an input winning several windows g
 
 TEST_CASE("padding never wins a maximum, even over negative inputs") {
     for (DType dtype : {f32, f64}) {
-        Var x = full({1, 3, 3, 2}, -5.0, dtype).requires_grad();
+        Var x = requires_grad(full({1, 3, 3, 2}, -5.0, dtype));
         Var y = max_pool2d(x, {.kernel = 3, .stride = 1, .padding = same});
         for (double v : y.value().to_vector()) CHECK(v == -5.0);
     }
@@ -229,7 +229,7 @@ TEST_CASE("inference (no tape) gives the same values as training") {
         for (DType dtype : {f32, f64}) {
             CAPTURE(pc.name);
             Tensor xt = x.astype(dtype);
-            Var trained = pc.run(xt.requires_grad(), 3, 2, same);
+            Var trained = pc.run(requires_grad(xt), 3, 2, same);
             NoGradGuard guard;
             Var inferred = pc.run(Var(xt), 3, 2, same);
             CHECK(equal(trained.value(), inferred.value()));
@@ -288,7 +288,7 @@ TEST_CASE("sweep: float32 (oneDNN) and float64 (own kernels) agree; float64 grad
                 ++gradchecks;
                 auto report = gradcheck(
                     [&](const std::vector<Var>& in) { return fn(in[0]); },
-                    {x.clone().requires_grad()},
+                    {requires_grad(x.clone())},
                     {.fast = x.numel() > 150, .seed = static_cast<uint64_t>(configurations)});
                 CHECK_MESSAGE(report.passed, fmt::format("{}", report));
             }

@@ -42,7 +42,7 @@ TEST_CASE("sum and mean over everything and over axes, with and without keepdims
 }
 
 TEST_CASE("gradient of sum and mean spreads the output gradient back") {
-    Var x = arange(6, f64).reshape({2, 3}).requires_grad();
+    Var x = requires_grad(arange(6, f64).reshape({2, 3}));
     mean(x, {1}).backward(tensor({3, 6}, {2}, f64));
     CHECK(x.grad().to_vector() == std::vector<double>{1, 1, 1, 2, 2, 2});
     x.zero_grad();

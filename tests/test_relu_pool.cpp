@@ -58,7 +58,7 @@ struct Result {
 
 template <typename Model>
 Result run(const Tensor& x_value, const Tensor& dy, Model model) {
-    Var x = x_value.requires_grad();
+    Var x = requires_grad(x_value);
     Var y = model(x);
     y.backward(dy);
     return {y.value(), x.grad()};
@@ -115,16 +115,15 @@ TEST_CASE("gradcheck (float64) of max_pool2d with relu") {
             const MaxPool2dOptions options = with_relu(p.options, ties);
             testing::check_gradients(
                 p.what, [options](const std::vector<Var>& v) { return max_pool2d(v[0], options); },
-                {x.requires_grad()});
+                {requires_grad(x)});
         }
 }
 
 TEST_CASE("one record; hand-computed values and gradient; backward twice with retain_graph") {
     // Rows [1, 3, -2, 0.5, -1, -4] and [-3, -2, 2, 2, -3, -0.5]: 2x2 windows {1, 3, -3, -2} (max
     // 3), {-2, 0.5, 2, 2} (2, tied: split) and {-1, -4, -3, -0.5} (-0.5: relu 0, no gradient).
-    Var x = tensor({1.0, 3.0, -2.0, 0.5, -1.0, -4.0, -3.0, -2.0, 2.0, 2.0, -3.0, -0.5},
-                   {1, 2, 6, 1}, f64)
-                .requires_grad();
+    Var x = requires_grad(tensor(
+        {1.0, 3.0, -2.0, 0.5, -1.0, -4.0, -3.0, -2.0, 2.0, 2.0, -3.0, -0.5}, {1, 2, 6, 1}, f64));
     const std::size_t records = tape_size();
     const Var y = max_pool2d(
         x, {.kernel = 2, .stride = 2, .ties = TiePolicy::split, .activation = Activation::relu});

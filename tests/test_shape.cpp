@@ -9,7 +9,7 @@ using nalgrad::testing::check_gradients;
 using nalgrad::testing::random_input;
 
 TEST_CASE("reshape is a view, with -1 inferred, and its gradient takes the input's shape") {
-    Var x = arange(12, f64).reshape({3, 4}).requires_grad();
+    Var x = requires_grad(arange(12, f64).reshape({3, 4}));
     Var y = reshape(x, {2, -1});
     CHECK(y.shape() == Shape{2, 6});
     CHECK(y.value().shares_storage_with(x.value()));

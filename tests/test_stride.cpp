@@ -31,7 +31,7 @@ TEST_CASE(
 
 TEST_CASE("stride backward puts dy at the kept positions and zeros elsewhere") {
     for (DType dtype : {f32, f64}) {
-        Var x = zeros({1, 4, 5, 1}, dtype).requires_grad();
+        Var x = requires_grad(zeros({1, 4, 5, 1}, dtype));
         Var y = stride(x, {3, 2}, {1, 0});  // rows 1 (4 rows: ceil(3 / 3) = 1); columns 0, 2, 4
         CHECK(y.shape() == Shape{1, 1, 3, 1});
         y.backward(tensor({7, 8, 9}, {1, 1, 3, 1}, dtype));
@@ -44,7 +44,7 @@ TEST_CASE("stride backward puts dy at the kept positions and zeros elsewhere") {
 
 TEST_CASE("stride gradcheck in float64, with offsets and several channels") {
     Generator gen(11);
-    Var x = normal({2, 7, 6, 3}, f64, gen).requires_grad();
+    Var x = requires_grad(normal({2, 7, 6, 3}, f64, gen));
     for (auto [step, offset] :
          {std::pair<Size2, Size2>{{2, 2}, {0, 0}}, {{3, 2}, {1, 1}}, {{1, 4}, {2, 3}}}) {
         auto report = gradcheck(

@@ -22,14 +22,14 @@ Var wrong_identity(const Var& x) {
 }  // namespace
 
 TEST_CASE("relu backward sends the seed through positive outputs only") {
-    Var x = tensor({-1, 2, 0, 3}, {4}, f64).requires_grad();
+    Var x = requires_grad(tensor({-1, 2, 0, 3}, {4}, f64));
     Var y = relu(x);
     y.backward(tensor({10, 20, 30, 40}, {4}, f64));
     CHECK(x.grad().to_vector() == std::vector<double>{0, 20, 0, 40});
 }
 
 TEST_CASE("a variable used twice receives both contributions, and grads accumulate across calls") {
-    Var x = tensor({1, -2}, {2}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, -2}, {2}, f64));
     Var a = relu(x);
     Var b = relu(a);  // b depends on x through a; a also feeds c
     Var c = relu(a);
@@ -41,7 +41,7 @@ TEST_CASE("a variable used twice receives both contributions, and grads accumula
 }
 
 TEST_CASE("backward on a non-scalar needs a seed; a freed tape is a clear error") {
-    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, 2}, {2}, f64));
     Var y = relu(x);
     CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("non-scalar needs an explicit seed"),
                          Error);
@@ -53,7 +53,7 @@ TEST_CASE("backward on a non-scalar needs a seed; a freed tape is a clear error"
 }
 
 TEST_CASE("no_grad records nothing; detach cuts the tape; constants need no gradient") {
-    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, 2}, {2}, f64));
     {
         NoGradGuard guard;
         Var y = relu(x);
@@ -69,7 +69,7 @@ TEST_CASE("no_grad records nothing; detach cuts the tape; constants need no grad
 }
 
 TEST_CASE("a chain of 100,000 ops runs backward and is destroyed without recursion") {
-    Var x = tensor({2.0}, {1}, f64).requires_grad();
+    Var x = requires_grad(tensor({2.0}, {1}, f64));
     Var y = x;
     for (int i = 0; i < 100000; ++i) y = relu(y);
     y.backward();
@@ -79,14 +79,14 @@ TEST_CASE("a chain of 100,000 ops runs backward and is destroyed without recursi
 }
 
 TEST_CASE("unused records die with their outputs; the tape does not grow without bound") {
-    Var x = tensor({1.0}, {1}, f64).requires_grad();
+    Var x = requires_grad(tensor({1.0}, {1}, f64));
     for (int i = 0; i < 5000; ++i) Var y = relu(x);
     CHECK(tape_size() == 0);
 }
 
 TEST_CASE("gradcheck passes a correct op and rejects a wrong gradient") {
     Generator gen(3);
-    Var x = normal({5}, f64, gen).requires_grad();
+    Var x = requires_grad(normal({5}, f64, gen));
     auto good = gradcheck([](const std::vector<Var>& in) { return relu(in[0]); }, {x});
     CHECK_MESSAGE(good.passed, fmt::format("{}", good));
     auto bad = gradcheck([](const std::vector<Var>& in) { return wrong_identity(in[0]); }, {x});
@@ -96,19 +96,19 @@ TEST_CASE("gradcheck passes a correct op and rejects a wrong gradient") {
                               {.fast = true});
     CHECK_FALSE(bad_fast.passed);
     CHECK_THROWS_WITH_AS(gradcheck([](const std::vector<Var>& in) { return relu(in[0]); },
-                                   {normal({2}, f32, gen).requires_grad()}),
+                                   {requires_grad(normal({2}, f32, gen))}),
                          doctest::Contains("needs float64 inputs"), Error);
 }
 
 TEST_CASE("gradcheck refuses a check where both Jacobians are zero") {
-    Var x = tensor({-1, -2}, {2}, f64).requires_grad();
+    Var x = requires_grad(tensor({-1, -2}, {2}, f64));
     auto r = gradcheck([](const std::vector<Var>& in) { return relu(in[0]); }, {x});
     CHECK_FALSE(r.passed);
     CHECK(fmt::format("{}", r).find("proves nothing") != std::string::npos);
 }
 
 TEST_CASE("to_dot writes each op once with shapes and edges") {
-    Var x = tensor({1, -2, 3}, {3}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, -2, 3}, {3}, f64));
     Var a = relu(x);
     Var b = relu(a);
     std::string dot = to_dot(b);
@@ -125,7 +125,7 @@ TEST_CASE("to_dot writes each op once with shapes and edges") {
 }
 
 TEST_CASE("an input changed in place between forward and backward is an error, not a wrong grad") {
-    Var x = tensor({1, 2}, {2}, f64).requires_grad();
+    Var x = requires_grad(tensor({1, 2}, {2}, f64));
     Var y = relu(x);
     Tensor value = x.value();
     value.fill_(3);  // what an optimizer step does to a parameter
@@ -138,7 +138,7 @@ TEST_CASE("an input changed in place between forward and backward is an error, n
 TEST_CASE(
     "an op's output no handle reaches is released; a handle, a view or a saving op keeps it") {
     const int64_t n = 100000;  // 800 kB per f64 tensor: the allocator's figures show each one
-    Var x = full({n}, 0.5, f64).requires_grad();
+    Var x = requires_grad(full({n}, 0.5, f64));
     const auto in_use = [] { return static_cast<int64_t>(memory_stats().bytes_in_use); };
 
     // a kept by its handle: a and relu(a) both in use

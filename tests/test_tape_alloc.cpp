@@ -97,7 +97,7 @@ TEST_CASE("after a first step, recording, backward and release allocate nothing 
     const Tensor seed = ones({1}, f64);
     const Tensor value = ones({1}, f64);
     const Var b(ones({1}, f64)), c(ones({1}, f64));
-    Var x = value.requires_grad();
+    Var x = requires_grad(value);
     const auto step = [&] {
         Var h = x;
         for (int i = 0; i < 50; ++i) h = pass_with_baggage(pass(h, value), b, c, value);
@@ -178,7 +178,7 @@ TEST_CASE("variables made on one thread and destroyed on another (and after it e
     made_there.clear();
 
     // And the other way: made here, the last handle dropped on a thread that then ends.
-    Var x = value.requires_grad();
+    Var x = requires_grad(value);
     Var h = x;
     for (int i = 0; i < 1000; ++i) h = pass(h, value);
     std::thread([chain = std::move(h)]() mutable { chain = Var(); }).join();
@@ -192,7 +192,7 @@ TEST_CASE("a gradient function larger than the inline buffer works when wrapped 
         return {full(dy[0].shape(), big.back(), f64)};
     };
     static_assert(!BackwardFn::fits_inline<decltype(gradient)>);
-    Var x = ones({1}, f64).requires_grad();
+    Var x = requires_grad(ones({1}, f64));
     // record(op, where, y, inputs, gradient) would not compile: the wrapping says "on the heap".
     Var y = record("big", SourceLocation::current(), x.value().clone(), {x}, BackwardFn(gradient));
     y.backward();

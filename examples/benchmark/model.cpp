@@ -9,7 +9,7 @@ namespace {
 // PyTorch's default initialisation bound, 1 / sqrt(fan_in), for weights and biases alike.
 ng::Var parameter(ng::Shape shape, int64_t fan_in, ng::Generator& gen) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    return ng::uniform(std::move(shape), -bound, bound, ng::f32, gen).requires_grad();
+    return requires_grad(ng::uniform(std::move(shape), -bound, bound, ng::f32, gen));
 }
 
 }  // namespace

@@ -16,9 +16,9 @@ using namespace nalgrad;
 Parameters& model() {
     static Parameters parameters = [] {
         set_num_threads(1);
-        return Parameters{{"fc.weight", full({3, 2}, 0.25, f32).requires_grad()},
-                          {"fc.bias", full({2}, -1.0, f32).requires_grad()},
-                          {"conv.weight", full({1, 1, 1, 2}, 2.0, f64).requires_grad()}};
+        return Parameters{{"fc.weight", requires_grad(full({3, 2}, 0.25, f32))},
+                          {"fc.bias", requires_grad(full({2}, -1.0, f32))},
+                          {"conv.weight", requires_grad(full({1, 1, 1, 2}, 2.0, f64))}};
     }();
     return parameters;
 }

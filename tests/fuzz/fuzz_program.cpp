@@ -63,7 +63,7 @@ class Program {
         return uniform(s, low, high, f64, gen_).astype(f32).astype(dtype_);
     }
     Var leaf(const Shape& s, double low = -2, double high = 2) {
-        Var v = leaf_values(s, low, high).requires_grad();
+        Var v = requires_grad(leaf_values(s, low, high));
         run_.leaves.push_back(v);
         return v;
     }

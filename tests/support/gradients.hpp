@@ -10,7 +10,7 @@ namespace nalgrad::testing {
 
 // Values drawn uniformly from [low, high): ties and kinks are unlikely, as gradcheck needs.
 inline Var random_input(Shape shape, Generator& gen, double low = -2, double high = 2) {
-    return uniform(shape, low, high, f64, gen).requires_grad();
+    return requires_grad(uniform(shape, low, high, f64, gen));
 }
 
 // A variable's values, flat, for comparing with hand-computed lists.

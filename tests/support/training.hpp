@@ -37,7 +37,7 @@ inline TrainingRun train(Model model, DType dtype, uint64_t seed, int steps = 4)
     constexpr int64_t image = 12, image_channels = 3;
     Generator gen(seed);
     auto parameter = [&](Shape shape, int64_t fan_in) {
-        return normal(shape, 0, 1 / std::sqrt(double(fan_in)), dtype, gen).requires_grad();
+        return requires_grad(normal(shape, 0, 1 / std::sqrt(double(fan_in)), dtype, gen));
     };
     const Tensor x = model == Model::conv
                          ? normal({batch, image, image, image_channels}, dtype, gen)

@@ -14,7 +14,7 @@ std::vector<Case> activation_cases() {
             if (std::abs(v) < 0.05) v = v < 0 ? -0.5 : 0.5;
         }
         cases.push_back({fmt::format("relu {}", shape),
-                         {x.requires_grad()},
+                         {requires_grad(x)},
                          [](const std::vector<Var>& in) { return relu(in[0]); }});
     }
     return cases;

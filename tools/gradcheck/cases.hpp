@@ -31,7 +31,7 @@ struct Register {
 
 // A float64 leaf of the given shape with values drawn from gen (normal), requiring a gradient.
 inline Var random_input(Shape shape, Generator& gen) {
-    return normal(shape, f64, gen).requires_grad();
+    return requires_grad(normal(shape, f64, gen));
 }
 
 }  // namespace nalgrad::suite

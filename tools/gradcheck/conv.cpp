@@ -17,7 +17,7 @@ struct ConvCase {
 void make_some_positive(std::vector<Var>& in, const Conv2dOptions& options) {
     const Tensor y = conv2d(in[0], in[1], in.size() > 2 ? in[2] : Var{}, options).value();
     if (std::ranges::any_of(y.to_vector(), [](double v) { return v > 0; })) return;
-    for (std::size_t i = 1; i < in.size(); ++i) in[i] = (-in[i]).value().requires_grad();
+    for (std::size_t i = 1; i < in.size(); ++i) in[i] = requires_grad((-in[i]).value());
 }
 
 std::string padding_name(const Padding& p) {

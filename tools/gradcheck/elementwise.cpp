@@ -12,7 +12,7 @@ using Unary = Var (*)(const Var&);
 Var positive_input(Shape shape, Generator& gen) {
     Tensor x = normal(shape, f64, gen);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<double>()[i] = std::abs(x.at(i)) + 0.2;
-    return x.requires_grad();
+    return requires_grad(x);
 }
 
 // Every broadcasting pattern: equal, trailing-aligned, size-1 on both sides, rank-0 scalars.

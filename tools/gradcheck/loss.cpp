@@ -35,7 +35,7 @@ std::vector<Case> pair_cases(Var (*op)(const Var&, const Var&)) {
     for (Shape shape : {Shape{5}, Shape{2, 3}}) {
         Tensor targets = uniform(shape, f64, gen);  // in [0, 1), as probabilities
         cases.push_back({fmt::format("{}", shape),
-                         {random_input(shape, gen), targets.requires_grad()},
+                         {random_input(shape, gen), requires_grad(targets)},
                          [op](const std::vector<Var>& in) { return op(in[0], in[1]); }});
     }
     return cases;

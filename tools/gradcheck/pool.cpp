@@ -12,7 +12,7 @@ Var distinct_input(Shape shape, Generator& gen, double offset = 0) {
         x.data<double>()[i] = static_cast<double>(i - n / 2) / 16.0 + offset;
     for (int64_t i = n - 1; i > 0; --i)
         std::swap(x.data<double>()[i], x.data<double>()[gen.below(i + 1)]);
-    return x.requires_grad();
+    return requires_grad(x);
 }
 
 struct Geometry {
