@@ -9,6 +9,7 @@
 #include <atomic>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <type_traits>
@@ -77,7 +78,10 @@ inline const std::shared_ptr<VarNode>& node_of(const Var& v) {
 
 // True when an op on these inputs must be recorded: grad mode is on and one of them needs a
 // gradient. Ops use it to skip saving tensors that backward would need.
-bool recording(std::initializer_list<Var> inputs);
+bool recording(std::span<const Var> inputs);
+inline bool recording(std::initializer_list<Var> inputs) {
+    return recording(std::span<const Var>(inputs.begin(), inputs.size()));
+}
 
 // Wraps `output` in a Var and, when recording, appends its record to this thread's tape. `op` must
 // be a string literal; `where` is the user's call, which every public op takes as its trailing
@@ -85,7 +89,12 @@ bool recording(std::initializer_list<Var> inputs);
 // caller) and hands on: an op built from other ops passes its own `where` to them, so that all
 // its records name the user's line in anomaly messages.
 Var record(std::string_view op, const SourceLocation& where, Tensor output,
-           std::initializer_list<Var> inputs, BackwardFn backward);
+           std::span<const Var> inputs, BackwardFn backward);
+inline Var record(std::string_view op, const SourceLocation& where, Tensor output,
+                  std::initializer_list<Var> inputs, BackwardFn backward) {
+    return record(op, where, std::move(output), std::span<const Var>(inputs.begin(), inputs.size()),
+                  std::move(backward));
+}
 
 // The ops' entry: a gradient lambda must fit BackwardFn's inline buffer, so that recording does not
 // allocate. (Wrap a larger callable in BackwardFn explicitly to accept that it is kept on the
@@ -95,6 +104,16 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
          std::is_invocable_r_v<Grads, std::decay_t<F>&, const Grads&, const Needed&>) Var
     record(std::string_view op, const SourceLocation& where, Tensor output,
            std::initializer_list<Var> inputs, F&& backward) {
+    static_assert(BackwardFn::fits_inline<std::decay_t<F>>,
+                  "the gradient lambda captures more than BackwardFn::inline_size bytes");
+    return record(op, where, std::move(output), inputs, BackwardFn(std::forward<F>(backward)));
+}
+// The same for an op with any number of inputs (concat).
+template <typename F>
+requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
+         std::is_invocable_r_v<Grads, std::decay_t<F>&, const Grads&, const Needed&>) Var
+    record(std::string_view op, const SourceLocation& where, Tensor output,
+           std::span<const Var> inputs, F&& backward) {
     static_assert(BackwardFn::fits_inline<std::decay_t<F>>,
                   "the gradient lambda captures more than BackwardFn::inline_size bytes");
     return record(op, where, std::move(output), inputs, BackwardFn(std::forward<F>(backward)));

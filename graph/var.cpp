@@ -283,7 +283,7 @@ std::string_view Var::op_name() const {
     return node_->producer->op;
 }
 
-bool recording(std::initializer_list<Var> inputs) {
+bool recording(std::span<const Var> inputs) {
     if (!grad_mode) return false;
     for (const Var& v : inputs)
         if (v.requires_grad()) return true;
@@ -291,7 +291,7 @@ bool recording(std::initializer_list<Var> inputs) {
 }
 
 Var record(std::string_view op, const SourceLocation& where, Tensor output,
-           std::initializer_list<Var> inputs, BackwardFn backward) {
+           std::span<const Var> inputs, BackwardFn backward) {
     if (!recording(inputs)) return Var(std::move(output));
     auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;

@@ -4,6 +4,7 @@
 #include "core/kernels/pool.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
+#include "ops/shape.hpp"
 
 namespace nalgrad {
 
@@ -42,6 +43,15 @@ Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, SourceLocation whe
     return record("avg_pool2d", where, y, {x}, [plan](const Grads& dy, const Needed&) -> Grads {
         return {kernels::avg_pool_backward(*plan, dy[0])};
     });
+}
+
+Var global_avg_pool2d(const Var& x, SourceLocation where) {
+    checks::require_float("global_avg_pool2d", "x", x);
+    checks::require_rank("global_avg_pool2d", "x", x, 4, "NHWC [mb, h, w, c]");
+    const Shape& s = x.shape();
+    if (s[1] < 1 || s[2] < 1) fail("global_avg_pool2d", "x has no pixels: x is {}", s);
+    const Size2 image{s[1], s[2]};
+    return reshape(avg_pool2d(x, {.kernel = image, .stride = image}, where), {s[0], s[3]}, where);
 }
 
 }  // namespace nalgrad

@@ -17,5 +17,9 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options = {},
 // of a window receives dy / divisor, summed over the windows it belongs to.
 Var avg_pool2d(const Var& x, const AvgPool2dOptions& options = {},
                SourceLocation where = SourceLocation::current());
+// y[n, ch] = the mean of x[n, :, :, ch]: NHWC [n, h, w, c] to [n, c], as PyTorch's
+// adaptive_avg_pool2d(x, 1) then flatten. An average pool whose window is the whole image, then
+// a reshape: each element of x receives dy[n, ch] / (h w).
+Var global_avg_pool2d(const Var& x, SourceLocation where = SourceLocation::current());
 
 }  // namespace nalgrad

@@ -1,6 +1,8 @@
 #include "ops/shape.hpp"
 
+#include "core/kernels/concat.hpp"
 #include "core/kernels/elementwise.hpp"
+#include "graph/inline_vector.hpp"
 #include "graph/tape.hpp"
 #include "ops/checks.hpp"
 
@@ -31,6 +33,58 @@ Var transpose(const Var& x, SourceLocation where) {
     return record(
         "transpose", where, kernels::transpose(x.value()), {x},
         [](const Grads& dy, const Needed&) -> Grads { return {kernels::transpose(dy[0])}; });
+}
+
+namespace {
+
+// The axis concat joins along, after every part is checked against the first.
+int concat_axis(const std::vector<Var>& parts, int axis) {
+    if (parts.empty()) fail("concat", "no parts given");
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string name = fmt::format("parts[{}]", i);
+        checks::require_float("concat", name, parts[i]);
+        if (i > 0) checks::require_same_dtype("concat", name, parts[i], "parts[0]", parts[0]);
+    }
+    const Shape& first = parts[0].shape();
+    if (first.rank() == 0) fail("concat", "parts[0] is a scalar; concat needs an axis");
+    if (axis < -first.rank() || axis >= first.rank())
+        fail("concat", "axis {} is out of range for parts[0] of shape {}", axis, first);
+    const int a = axis < 0 ? axis + first.rank() : axis;
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        const Shape& s = parts[i].shape();
+        bool fits = s.rank() == first.rank();
+        for (int d = 0; fits && d < s.rank(); ++d) fits = d == a || s[d] == first[d];
+        if (!fits)
+            fail("concat",
+                 "parts[{}] is {} and parts[0] is {}: every extent but axis {} must agree", i, s,
+                 first, axis);
+    }
+    return a;
+}
+
+}  // namespace
+
+// y = [parts[0], parts[1], ...] along the axis;  d parts[i] = dy's slice at parts[i]'s offset.
+Var concat(const std::vector<Var>& parts, int axis, SourceLocation where) {
+    const int a = concat_axis(parts, axis);
+    std::vector<Tensor> values;
+    values.reserve(parts.size());
+    InlineVector<int64_t, 8> extents;
+    for (const Var& p : parts) {
+        values.push_back(p.value());
+        extents.push_back(p.size(a));
+    }
+    Tensor y = kernels::concat(values, a);
+    return record("concat", where, y, std::span<const Var>(parts),
+                  [a, extents](const Grads& dy, const Needed& needed) -> Grads {
+                      Grads g(needed.size());
+                      int64_t offset = 0;
+                      for (std::size_t i = 0; i < needed.size(); ++i) {
+                          if (needed[i]) g[i] = kernels::slice(dy[0], a, offset, extents[i]);
+                          offset += extents[i];
+                      }
+                      return g;
+                  });
 }
 
 }  // namespace nalgrad

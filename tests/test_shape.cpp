@@ -64,3 +64,58 @@ TEST_CASE("gradcheck: reshape, flatten, transpose") {
         [](const std::vector<Var>& in) { return reshape(transpose(in[0]) * in[1], {-1}); },
         {m, row});
 }
+
+TEST_CASE("concat joins along an axis; each part's gradient is its slice of dy") {
+    for (const DType dtype : {f32, f64}) {
+        // [1, 2, 1, 2] and [1, 2, 1, 1] along the channels: rows [a0 a1 b0], [a2 a3 b1].
+        Var a = requires_grad(tensor({1.0, 2.0, 3.0, 4.0}, {1, 2, 1, 2}, dtype));
+        Var b = requires_grad(tensor({5.0, 6.0}, {1, 2, 1, 1}, dtype));
+        Var y = concat({a, b}, -1);
+        CHECK(y.shape() == Shape{1, 2, 1, 3});
+        CHECK(y.value().to_vector() == std::vector<double>{1, 2, 5, 3, 4, 6});
+        y.backward(tensor({10.0, 20.0, 30.0, 40.0, 50.0, 60.0}, {1, 2, 1, 3}, dtype));
+        CHECK(a.grad().to_vector() == std::vector<double>{10, 20, 40, 50});
+        CHECK(b.grad().to_vector() == std::vector<double>{30, 60});
+    }
+    // Along the batch, five parts, one of them twice: its gradient is the sum of both slices.
+    Var p = requires_grad(tensor({1.0, 2.0}, {1, 2}, f64));
+    Var q = requires_grad(tensor({3.0, 4.0, 5.0, 6.0}, {2, 2}, f64));
+    Var y = concat({p, q, p, Var(tensor({7.0, 8.0}, {1, 2}, f64)), q}, 0);
+    CHECK(y.shape() == Shape{7, 2});
+    CHECK(y.value().to_vector() == std::vector<double>{1, 2, 3, 4, 5, 6, 1, 2, 7, 8, 3, 4, 5, 6});
+    y.backward(arange(14, f64).reshape({7, 2}));
+    CHECK(p.grad().to_vector() == std::vector<double>{0 + 6, 1 + 7});
+    CHECK(q.grad().to_vector() == std::vector<double>{2 + 10, 3 + 11, 4 + 12, 5 + 13});
+}
+
+TEST_CASE("concat: gradcheck along every NHWC axis") {
+    Generator gen(5);
+    for (int axis : {0, 1, 2, 3}) {
+        Shape s1{2, 3, 2, 2}, s2{2, 3, 2, 2};
+        s2[axis] = 1;
+        check_gradients("concat", [axis](const std::vector<Var>& v) { return concat(v, axis); },
+                        {random_input(s1, gen), random_input(s2, gen), random_input(s1, gen)});
+    }
+}
+
+TEST_CASE("concat refuses no parts, mixed dtypes, other extents and an axis out of range") {
+    const Var a(zeros({2, 3}, f32)), b(zeros({2, 4}, f32));
+    CHECK_THROWS_WITH_AS(concat({}, 0), doctest::Contains("concat: no parts given"), Error);
+    CHECK_THROWS_WITH_AS(concat({a, Var(zeros({2, 3}, f64))}, 0),
+                         doctest::Contains("concat: parts[1] is f64 [2, 3] but parts[0] is f32"),
+                         Error);
+    CHECK_THROWS_WITH_AS(concat({a, b}, 0),
+                         doctest::Contains("concat: parts[1] is [2, 4] and parts[0] is [2, 3]: "
+                                           "every extent but axis 0 must agree"),
+                         Error);
+    CHECK(concat({a, b}, 1).shape() == Shape{2, 7});
+    CHECK_THROWS_WITH_AS(concat({a, b}, 2),
+                         doctest::Contains("concat: axis 2 is out of range for parts[0] of shape "
+                                           "[2, 3]"),
+                         Error);
+    CHECK_THROWS_WITH_AS(concat({a, Var(zeros({2}, f32))}, 0),
+                         doctest::Contains("concat: parts[1] is [2] and parts[0] is [2, 3]"),
+                         Error);
+    CHECK_THROWS_WITH_AS(concat({a, Var{}}, 0), doctest::Contains("concat: parts[1] is undefined"),
+                         Error);
+}

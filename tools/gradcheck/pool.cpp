@@ -151,6 +151,16 @@ std::vector<Case> pool_random_cases() {
 const Register max_pool{"max_pool2d", [] { return max_pool_cases(Activation::none); }};
 const Register max_pool_relu{"max_pool2d_relu", [] { return max_pool_cases(Activation::relu); }};
 const Register pool_random{"pool_random", pool_random_cases};
+const Register global_avg_pool{
+    "global_avg_pool2d", [] {
+        Generator gen(26);
+        std::vector<Case> cases;
+        for (const Shape& x : {Shape{1, 1, 1, 3}, Shape{2, 3, 4, 2}, Shape{3, 7, 5, 1}})
+            cases.push_back({fmt::format("x {}", x),
+                             {random_input(x, gen)},
+                             [](const std::vector<Var>& in) { return global_avg_pool2d(in[0]); }});
+        return cases;
+    }};
 const Register avg_pool{"avg_pool2d", avg_pool_cases};
 const Register stride_op{"stride", stride_cases};
 
