@@ -1,8 +1,7 @@
+// Optimizer steps (PyTorch's values, in place, in parallel, to the minimum) and refused settings.
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <functional>
-#include <map>
 #include <memory>
 #include <set>
 
@@ -11,94 +10,12 @@
 #include "graph/tape.hpp"
 
 #include "core/kernels/optim.hpp"
-#include "support/reference.hpp"
+#include "support/optim_problem.hpp"
 
 using namespace nalgrad;
+using namespace nalgrad::testing::optim_problem;
 
 namespace {
-
-const std::map<std::string, Tensor>& reference() {
-    static const auto tensors = testing::load_reference(NALGRAD_TEST_DATA "/optim_reference.txt");
-    return tensors;
-}
-const Tensor& expected_tensor(const std::string& name) {
-    auto it = reference().find(name);
-    if (it == reference().end()) throw Error("no reference tensor " + name);
-    return it->second;
-}
-
-// A test-local op, so these tests need no elementwise ops: loss = 0.5 * sum(a * (p - c)^2),
-// d loss / dp = a * (p - c).
-Var quadratic(const Var& p, const Tensor& a, const Tensor& c) {
-    const Tensor x = p.value();
-    double loss = 0;
-    std::vector<double> gradient(static_cast<std::size_t>(x.numel()));
-    for (int64_t i = 0; i < x.numel(); ++i) {
-        const double d = x.at(i) - c.at(i);
-        loss += 0.5 * a.at(i) * d * d;
-        gradient[static_cast<std::size_t>(i)] = a.at(i) * d;
-    }
-    Tensor g = tensor(gradient, x.shape(), x.dtype());
-    return record("quadratic", SourceLocation::current(), scalar(loss, x.dtype()), {p},
-                  [g](const Grads& dy, const Needed&) -> Grads {
-                      Tensor dx = g.clone();
-                      visit_float("quadratic", dx.dtype(), [&]<typename T>(T) {
-                          for (int64_t i = 0; i < dx.numel(); ++i)
-                              dx.data<T>()[i] *= static_cast<T>(dy[0].item());
-                      });
-                      return {dx};
-                  });
-}
-
-// The reference problem: p0 and p1 follow quadratics, p2 never receives a gradient.
-struct Problem {
-    explicit Problem(DType dtype) {
-        for (const char* p : {"p0", "p1", "p2"})
-            params.push_back(
-                requires_grad(expected_tensor(std::string("problem.") + p).clone().astype(dtype)));
-        for (int i = 0; i < 2; ++i) {
-            a.push_back(expected_tensor(fmt::format("problem.a{}", i)));
-            c.push_back(expected_tensor(fmt::format("problem.c{}", i)));
-        }
-    }
-    void backward() const {
-        for (std::size_t i = 0; i < a.size(); ++i) quadratic(params[i], a[i], c[i]).backward();
-    }
-    std::vector<Var> params;
-    std::vector<Tensor> a, c;
-};
-
-using Factory = std::function<std::unique_ptr<optim::Optimizer>(optim::ParameterList)>;
-
-template <typename O, typename Options>
-Factory make(Options options) {
-    return [options](optim::ParameterList p) { return std::make_unique<O>(std::move(p), options); };
-}
-
-// The configurations of tests/data/torch_optim.py, by the same names.
-const std::map<std::string, Factory>& configs() {
-    using namespace optim;
-    static const std::map<std::string, Factory> all{
-        {"sgd", make<SGD>(SGDOptions{.lr = 0.1})},
-        {"sgd_momentum", make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.9})},
-        {"sgd_dampening", make<SGD>(SGDOptions{.lr = 0.1, .momentum = 0.8, .dampening = 0.5})},
-        {"sgd_nesterov_wd",
-         make<SGD>(
-             SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true})},
-        {"adam", make<Adam>(AdamOptions{.lr = 0.1})},
-        {"adam_wd", make<Adam>(AdamOptions{
-                        .lr = 0.1, .betas = {0.8, 0.95}, .eps = 1e-6, .weight_decay = 0.1})},
-        {"adamw", make<AdamW>(AdamWOptions{.lr = 0.1, .weight_decay = 0.1})},
-        {"rmsprop", make<RMSprop>(RMSpropOptions{.lr = 0.01})},
-        {"rmsprop_centered_momentum", make<RMSprop>(RMSpropOptions{.lr = 0.01,
-                                                                   .alpha = 0.9,
-                                                                   .eps = 1e-6,
-                                                                   .weight_decay = 0.05,
-                                                                   .momentum = 0.5,
-                                                                   .centered = true})},
-    };
-    return all;
-}
 
 double max_rel_diff(const Tensor& actual, const Tensor& expected) {
     double worst = 0;
@@ -315,82 +232,6 @@ TEST_CASE("each optimizer drives a convex quadratic to its known minimum") {
     }
 }
 
-TEST_CASE("state round-trips through load_state: a restored optimizer continues identically") {
-    for (const auto& [name, factory] : configs()) {
-        CAPTURE(name);
-        Problem original(f64), restored(f64);
-        auto a = factory(original.params);
-        auto b = factory(restored.params);
-        for (int step = 0; step < 3; ++step) {
-            a->zero_grad();
-            original.backward();
-            a->step();
-        }
-        for (int i = 0; i < 3; ++i) {
-            Tensor value = restored.params[i].value();
-            value.copy_(original.params[i].value());
-        }
-        optim::State saved = a->state();
-        for (auto& [key, t] : saved) t = t.clone();  // as a checkpoint file would hold them
-        b->load_state(saved);
-        for (int step = 0; step < 2; ++step) {
-            a->zero_grad();
-            original.backward();
-            a->step();
-            b->zero_grad();
-            restored.backward();
-            b->step();
-        }
-        for (int i = 0; i < 3; ++i)
-            CHECK(equal(original.params[i].value(), restored.params[i].value()));
-    }
-}
-
-TEST_CASE("load_state validates names, shapes and completeness before changing anything") {
-    Problem problem(f64);
-    optim::Adam opt(problem.params);
-    problem.backward();
-    opt.step();
-    const optim::State good = opt.state();
-    auto with = [&](const std::string& key, Tensor t) {
-        optim::State s = good;
-        s.emplace_back(key, t);
-        return s;
-    };
-    CHECK_THROWS_WITH_AS(opt.load_state(with("momentum", zeros({3}, f64))),
-                         doctest::Contains("entry 'momentum' is not named '<parameter index>."),
-                         Error);
-    CHECK_THROWS_WITH_AS(opt.load_state(with("7.exp_avg", zeros({3}, f64))),
-                         doctest::Contains("refers to parameter 7, the optimizer has 3"), Error);
-    CHECK_THROWS_WITH_AS(
-        opt.load_state(with("2.momentum_buffer", zeros({2}, f64))),
-        doctest::Contains(
-            "keeps no buffer 'momentum_buffer' (it keeps: exp_avg, exp_avg_sq, step)"),
-        Error);
-    CHECK_THROWS_WITH_AS(opt.load_state(with("2.exp_avg", zeros({3}, f64))),
-                         doctest::Contains("entry '2.exp_avg' is f64 [3], parameter 2 [2] is f64"),
-                         Error);
-    CHECK_THROWS_WITH_AS(opt.load_state(with("0.step", scalar(2, i64))),
-                         doctest::Contains("entry '0.step' appears twice"), Error);
-    CHECK_THROWS_WITH_AS(opt.load_state(with("2.exp_avg", zeros({2}, f64))),
-                         doctest::Contains("the state of parameter 2 lacks '2.exp_avg_sq'"), Error);
-    CHECK_THROWS_WITH_AS(opt.load_state({{"0.step", scalar(0, i64)}}),
-                         doctest::Contains("must hold one positive whole number"), Error);
-    // Nothing changed: the state is still the one exported.
-    const optim::State now = opt.state();
-    REQUIRE(now.size() == good.size());
-    for (std::size_t i = 0; i < now.size(); ++i) CHECK(equal(now[i].second, good[i].second));
-    // An empty state starts afresh; a float32 checkpoint loads into float64 parameters.
-    opt.load_state({});
-    CHECK(opt.state().empty());
-    optim::State f32_state;
-    for (const auto& [key, t] : good)
-        f32_state.emplace_back(key, t.astype(t.dtype() == i64 ? i64 : f32));
-    opt.load_state(f32_state);
-    CHECK(opt.state().size() == good.size());
-    CHECK(opt.state()[1].second.dtype() == f64);
-}
-
 TEST_CASE("bad parameters and options are refused with the index, name and shape") {
     Var w = requires_grad(zeros({2, 3}, f64));
     Var frozen = Var(zeros({4}, f64), false);
@@ -428,55 +269,6 @@ TEST_CASE("bad parameters and options are refused with the index, name and shape
     CHECK(opt.lr() == 0.25);
     CHECK_THROWS_WITH_AS(opt.set_lr(NAN), doctest::Contains("must be finite"), Error);
     CHECK(opt.lr() == 0.25);
-}
-
-TEST_CASE("schedules give PyTorch's learning-rate sequences") {
-    using namespace optim;
-    using Make = std::function<std::unique_ptr<LRSchedule>(Optimizer&)>;
-    const std::map<std::string, Make> schedules{
-        {"steplr", [](Optimizer& o) { return std::make_unique<StepLR>(o, 3, 0.5); }},
-        {"cosine", [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 10, 0.001); }},
-        {"warmup_constant", [](Optimizer& o) { return std::make_unique<LinearWarmup>(o, 5, 0.1); }},
-        {"warmup_cosine",
-         [](Optimizer& o) {
-             return std::make_unique<LinearWarmup>(
-                 o, 4, 0.25, std::make_unique<CosineAnnealingLR>(o, 10, 0.01));
-         }},
-        {"warmup_steplr",
-         [](Optimizer& o) {
-             return std::make_unique<LinearWarmup>(o, 3, 0.5, std::make_unique<StepLR>(o, 4, 0.5));
-         }},
-    };
-    for (const auto& [name, make_schedule] : schedules) {
-        CAPTURE(name);
-        const Tensor& expected = expected_tensor("schedule." + name);
-        Var w = requires_grad(zeros({1}, f64));
-        Adam opt({w}, {.lr = 0.1});  // any optimizer: a schedule sees only the base class
-        auto schedule = make_schedule(opt);
-        for (int64_t t = 0; t < expected.numel(); ++t) {
-            CAPTURE(t);
-            if (t > 0) schedule->step();
-            CHECK(schedule->last_step() == t);
-            CHECK(opt.lr() == doctest::Approx(expected.at(t)).epsilon(1e-12));
-        }
-        schedule->set_last_step(7);  // resuming
-        CHECK(opt.lr() == doctest::Approx(expected.at(7)).epsilon(1e-12));
-    }
-}
-
-TEST_CASE("schedules refuse bad settings") {
-    using namespace optim;
-    Var w = requires_grad(zeros({1}, f64));
-    SGD opt({w}, {.lr = 0.1}), other({w}, {.lr = 0.1});
-    CHECK_THROWS_WITH_AS(StepLR(opt, 0), doctest::Contains("StepLR: step_size must be >= 1, got 0"),
-                         Error);
-    CHECK_THROWS_WITH_AS(CosineAnnealingLR(opt, 0), doctest::Contains("T_max must be >= 1"), Error);
-    CHECK_THROWS_WITH_AS(LinearWarmup(opt, 5, 0),
-                         doctest::Contains("start_factor must be in (0, 1]"), Error);
-    CHECK_THROWS_WITH_AS(LinearWarmup(opt, 5, 0.5, std::make_unique<StepLR>(other, 2)),
-                         doctest::Contains("drives a different optimizer"), Error);
-    StepLR schedule(opt, 2);
-    CHECK_THROWS_WITH_AS(schedule.set_last_step(-1), doctest::Contains("must be >= 0"), Error);
 }
 
 TEST_CASE("the update loops flush float32 subnormal state to zero, and only while they run") {
