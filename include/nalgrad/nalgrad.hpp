@@ -21,6 +21,7 @@
 #include "nn/parameters.hpp"
 #include "nn/training_checkpoint.hpp"
 #include "ops/activation.hpp"
+#include "ops/batch_norm.hpp"
 #include "ops/conv.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"
