@@ -43,10 +43,10 @@ void check_arguments(const Var& x, const Var& gamma, const Var& beta, const Tens
     if (s[0] * s[1] * s[2] < 1) fail(op, "x has no values per channel: x is {}", s);
 }
 
-// What the gradient reads, behind one pointer: four tensors and y exceed BackwardFn's inline
+// What the gradient reads, behind one pointer: five tensors and y exceed BackwardFn's inline
 // buffer.
 struct Saved {
-    Tensor x, gamma, mean, var;
+    Tensor x, gamma, beta, mean, var;
     Tensor y;  // with the relu activation only
     kernels::BatchNormSpec spec;
 };
@@ -54,7 +54,7 @@ struct Saved {
 Grads gradients(const Saved& s, const Tensor& dy, const Needed& needed) {
     const Tensor d = s.y.defined() ? kernels::relu_backward(s.y, dy) : dy;
     kernels::BatchNormGrads g =
-        kernels::batch_norm_backward(s.x, d, s.gamma, s.mean, s.var, s.spec);
+        kernels::batch_norm_backward(s.x, d, s.gamma, s.beta, s.mean, s.var, s.spec);
     Grads out(needed.size());
     if (needed[0]) out[0] = std::move(g.dx);
     if (needed.size() > 1) {
@@ -88,6 +88,7 @@ Var batch_norm2d(const Var& x, const Var& gamma, const Var& beta, Tensor& runnin
         // changes them in place.
         saved->x = x.value();
         saved->gamma = g;
+        saved->beta = b;
         saved->mean = options.training ? f.mean : running_mean.clone();
         saved->var = options.training ? f.var : running_var.clone();
         saved->y = relu ? f.y : Tensor{};

@@ -184,19 +184,20 @@ BatchNormForward onednn_forward(const Tensor& x, const Tensor& gamma, const Tens
 }
 
 BatchNormGrads onednn_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                               const Tensor& mean, const Tensor& var, const BatchNormSpec& spec) {
+                               const Tensor& beta, const Tensor& mean, const Tensor& var,
+                               const BatchNormSpec& spec) {
     const auto p = onednn_batch_norm(x.shape(), gamma.defined(), spec.training, spec.eps);
     BatchNormGrads g{Tensor(x.shape(), f32), {}, {}};
     if (gamma.defined()) {
         g.dgamma = Tensor({x.size(3)}, f32);
         g.dbeta = Tensor({x.size(3)}, f32);
     }
-    p->backward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_MEAN, mean),
-                     onednn::arg(DNNL_ARG_VARIANCE, var), onednn::arg(DNNL_ARG_DIFF_DST, dy),
-                     onednn::optional_arg(DNNL_ARG_SCALE, gamma),
-                     onednn::arg(DNNL_ARG_DIFF_SRC, g.dx),
-                     onednn::optional_arg(DNNL_ARG_DIFF_SCALE, g.dgamma),
-                     onednn::optional_arg(DNNL_ARG_DIFF_SHIFT, g.dbeta)});
+    p->backward.run(
+        {onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_MEAN, mean),
+         onednn::arg(DNNL_ARG_VARIANCE, var), onednn::arg(DNNL_ARG_DIFF_DST, dy),
+         onednn::optional_arg(DNNL_ARG_SCALE, gamma), onednn::optional_arg(DNNL_ARG_SHIFT, beta),
+         onednn::arg(DNNL_ARG_DIFF_SRC, g.dx), onednn::optional_arg(DNNL_ARG_DIFF_SCALE, g.dgamma),
+         onednn::optional_arg(DNNL_ARG_DIFF_SHIFT, g.dbeta)});
     return g;
 }
 
@@ -215,9 +216,9 @@ BatchNormForward batch_norm_forward(const Tensor& x, const Tensor& gamma, const 
 }
 
 BatchNormGrads batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                   const Tensor& mean, const Tensor& var,
+                                   const Tensor& beta, const Tensor& mean, const Tensor& var,
                                    const BatchNormSpec& spec) {
-    if (use_onednn(x, spec)) return onednn_backward(x, dy, gamma, mean, var, spec);
+    if (use_onednn(x, spec)) return onednn_backward(x, dy, gamma, beta, mean, var, spec);
     if (x.dtype() == f32) return loops_backward<float>(x, dy, gamma, mean, var, spec);
     return loops_backward<double>(x, dy, gamma, mean, var, spec);
 }

@@ -33,9 +33,10 @@ struct BatchNormGrads {
 };
 
 // `mean` and `var` are what the forward normalised with. In training they are functions of x, and
-// dx carries the terms through them; otherwise they are constants.
+// dx carries the terms through them; otherwise they are constants. oneDNN's backward reads beta
+// as well when there is a shift.
 BatchNormGrads batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                   const Tensor& mean, const Tensor& var,
+                                   const Tensor& beta, const Tensor& mean, const Tensor& var,
                                    const BatchNormSpec& spec);
 
 // running = (1 - momentum) running + momentum * batch statistic, with the unbiased variance

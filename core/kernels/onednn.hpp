@@ -63,7 +63,7 @@ class Primitive {
 
     void run(std::initializer_list<Arg> args) const;
 
-    static constexpr std::size_t max_args = 8;  // plus the scratchpad
+    static constexpr std::size_t max_args = 9;  // plus the scratchpad
 
   private:
     struct Bound {
