@@ -101,3 +101,178 @@ TEST_CASE("batch_norm2d without gamma and beta, and running statistics over seve
     const double s = std::sqrt(14.0 / 3);
     check_close(y, {-2 / s, -1 / s, 3 / s}, 1e-12);
 }
+
+namespace {
+
+struct Affine {
+    Tensor gamma, beta;
+};
+Affine random_affine(int64_t c, Generator& gen) {
+    return {uniform({c}, 0.5, 2, f64, gen), uniform({c}, -1, 1, f64, gen)};
+}
+
+// batch_norm2d in `dtype` on float64 data: y, dx, dgamma, dbeta and the running statistics.
+struct Run {
+    Tensor y, dx, dgamma, dbeta, mean, var;
+};
+Run run(const Tensor& x64, const Affine& a, const Tensor& dy64, DType dtype, bool training) {
+    Var x = requires_grad(x64.astype(dtype));
+    Var gamma = requires_grad(a.gamma.astype(dtype)), beta = requires_grad(a.beta.astype(dtype));
+    const int64_t c = x64.size(3);
+    Tensor mean = full({c}, 0.25, dtype), var = full({c}, 1.5, dtype);
+    Var y = batch_norm2d(x, gamma, beta, mean, var, {.training = training});
+    y.backward(dy64.astype(dtype));
+    return {y.value(), x.grad(), gamma.grad(), beta.grad(), mean, var};
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm2d: float32 (oneDNN) agrees with float64 in values and all gradients") {
+    Generator gen(41);
+    const Tensor x = normal({3, 5, 4, 7}, 0.5, 2, f64, gen);
+    const Tensor dy = normal({3, 5, 4, 7}, f64, gen);
+    const Affine a = random_affine(7, gen);
+    for (const bool training : {true, false}) {
+        CAPTURE(training);
+        const Run r32 = run(x, a, dy, f32, training), r64 = run(x, a, dy, f64, training);
+        CHECK(max_abs_diff(r32.y.astype(f64), r64.y) < 1e-5);
+        CHECK(max_abs_diff(r32.dx.astype(f64), r64.dx) < 1e-5);
+        CHECK(max_abs_diff(r32.dgamma.astype(f64), r64.dgamma) < 1e-4);
+        CHECK(max_abs_diff(r32.dbeta.astype(f64), r64.dbeta) < 1e-4);
+        CHECK(max_abs_diff(r32.mean.astype(f64), r64.mean) < 1e-6);
+        CHECK(max_abs_diff(r32.var.astype(f64), r64.var) < 1e-5);
+    }
+}
+
+TEST_CASE("batch_norm2d kernels: oneDNN against the own loops in float32") {
+    Generator gen(42);
+    const Tensor x = normal({2, 6, 3, 5}, -1, 3, f32, gen), dy = normal({2, 6, 3, 5}, f32, gen);
+    const Tensor gamma = uniform({5}, 0.5, 2, f32, gen), beta = uniform({5}, -1, 1, f32, gen);
+    const Tensor mean = uniform({5}, -1, 1, f32, gen), var = uniform({5}, 0.5, 2, f32, gen);
+    using kernels::BatchNormPath;
+    for (const bool training : {true, false})
+        for (const bool affine : {true, false}) {
+            CAPTURE(training);
+            CAPTURE(affine);
+            const Tensor g = affine ? gamma : Tensor{}, b = affine ? beta : Tensor{};
+            kernels::BatchNormSpec dnn{.training = training}, own = dnn;
+            own.path = BatchNormPath::loops;
+            auto f1 = kernels::batch_norm_forward(x, g, b, mean, var, dnn);
+            auto f2 = kernels::batch_norm_forward(x, g, b, mean, var, own);
+            CHECK(max_abs_diff(f1.y, f2.y) < 1e-5);
+            CHECK(max_abs_diff(f1.mean, f2.mean) < 1e-5);
+            CHECK(max_abs_diff(f1.var, f2.var) < 1e-4);
+            auto b1 = kernels::batch_norm_backward(x, dy, g, b, f1.mean, f1.var, dnn);
+            auto b2 = kernels::batch_norm_backward(x, dy, g, b, f2.mean, f2.var, own);
+            CHECK(max_abs_diff(b1.dx, b2.dx) < 1e-5);
+            CHECK(b1.dgamma.defined() == affine);
+            if (affine) {
+                CHECK(max_abs_diff(b1.dgamma, b2.dgamma) < 1e-4);
+                CHECK(max_abs_diff(b1.dbeta, b2.dbeta) < 1e-4);
+            }
+        }
+}
+
+// In training the output does not read the running statistics, so their update on every call of
+// gradcheck's function changes nothing it differentiates. In eval they are held fixed.
+TEST_CASE("batch_norm2d gradcheck of x, gamma and beta in float64, both modes, with relu") {
+    Generator gen(43);
+    for (const bool training : {true, false})
+        for (const Activation activation : {Activation::none, Activation::relu}) {
+            CAPTURE(training);
+            const Tensor mean = uniform({3}, -0.5, 0.5, f64, gen);
+            const Tensor var = uniform({3}, 0.5, 2, f64, gen);
+            const BatchNorm2dOptions options{.training = training, .activation = activation};
+            testing::check_gradients("batch_norm2d",
+                                     [mean, var, options](const std::vector<Var>& v) {
+                                         Tensor m = mean, s = var;
+                                         return batch_norm2d(v[0], v[1], v[2], m, s, options);
+                                     },
+                                     {testing::random_input({2, 3, 2, 3}, gen),
+                                      requires_grad(uniform({3}, 0.5, 2, f64, gen)),
+                                      requires_grad(uniform({3}, -0.5, 0.5, f64, gen))});
+            testing::check_gradients("batch_norm2d without affine",
+                                     [mean, var, options](const std::vector<Var>& v) {
+                                         Tensor m = mean, s = var;
+                                         return batch_norm2d(v[0], Var{}, Var{}, m, s, options);
+                                     },
+                                     {testing::random_input({1, 4, 3, 3}, gen)});
+        }
+}
+
+TEST_CASE("batch_norm2d_relu is batch_norm2d then relu, in values and gradients") {
+    Generator gen(44);
+    const Tensor x64 = normal({2, 4, 3, 6}, f64, gen), dy64 = normal({2, 4, 3, 6}, f64, gen);
+    const Affine a = random_affine(6, gen);
+    for (const DType dtype : {f32, f64})
+        for (const bool training : {true, false}) {
+            CAPTURE(dtype_name(dtype));
+            CAPTURE(training);
+            std::vector<Tensor> grads[2];
+            Tensor ys[2];
+            for (int fused = 0; fused < 2; ++fused) {
+                Var x = requires_grad(x64.astype(dtype));
+                Var gamma = requires_grad(a.gamma.astype(dtype));
+                Var beta = requires_grad(a.beta.astype(dtype));
+                Tensor mean = zeros({6}, dtype), var = ones({6}, dtype);
+                BatchNorm2dOptions options{.training = training};
+                if (fused) options.activation = Activation::relu;
+                Var y = batch_norm2d(x, gamma, beta, mean, var, options);
+                CHECK(y.op_name() == (fused ? "batch_norm2d_relu" : "batch_norm2d"));
+                if (!fused) y = relu(y);
+                y.backward(dy64.astype(dtype));
+                ys[fused] = y.value();
+                grads[fused] = {x.grad(), gamma.grad(), beta.grad()};
+            }
+            CHECK(max_abs_diff(ys[0], ys[1]) == 0);
+            for (int i = 0; i < 3; ++i) CHECK(max_abs_diff(grads[0][i], grads[1][i]) < 1e-6);
+        }
+}
+
+TEST_CASE("batch_norm2d refuses bad input with the op, the argument and the shapes") {
+    Tensor mean = zeros({3}, f32), var = ones({3}, f32);
+    const Var x(zeros({2, 2, 2, 3}, f32));
+    const Var g(ones({3}, f32)), b(zeros({3}, f32));
+    auto throws = [](auto&& call, const char* text) {
+        CHECK_THROWS_WITH_AS(call(), doctest::Contains(text), Error);
+    };
+    throws(
+        [&] {
+            batch_norm2d(Var(zeros({1, 1, 1, 3}, f32)), g, b, mean, var);
+        },
+        "batch_norm2d: expected more than 1 value per channel when training, got x "
+        "[1, 1, 1, 3]");
+    // Eval with one value per channel is fine.
+    CHECK(
+        batch_norm2d(Var(zeros({1, 1, 1, 3}, f32)), g, b, mean, var, {.training = false}).shape() ==
+        Shape{1, 1, 1, 3});
+    throws(
+        [&] {
+            batch_norm2d(Var(zeros({2, 3}, f32)), g, b, mean, var);
+        },
+        "batch_norm2d: x must be 4-D NHWC [mb, h, w, c], got shape [2, 3]");
+    throws(
+        [&] {
+            batch_norm2d(Var(zeros({2, 2, 2, 3}, i64)), g, b, mean, var);
+        },
+        "batch_norm2d: x must be f32 or f64, got i64");
+    throws([&] { batch_norm2d(x, Var(ones({4}, f32)), b, mean, var); },
+           "batch_norm2d: gamma must be [c] = [3] for x [2, 2, 2, 3], got shape [4]");
+    throws(
+        [&] {
+            batch_norm2d(x, g, Var(ones({3, 1}, f32)), mean, var);
+        },
+        "batch_norm2d: beta must be [c] = [3] for x [2, 2, 2, 3], got shape [3, 1]");
+    throws([&] { batch_norm2d(x, g, Var{}, mean, var); },
+           "batch_norm2d: gamma and beta must both be given or both be undefined, got gamma [3] "
+           "and beta undefined");
+    throws([&] { batch_norm2d(x, g, Var(zeros({3}, f64)), mean, var); },
+           "batch_norm2d: beta is f64 [3] but x is f32 [2, 2, 2, 3]");
+    Tensor short_mean = zeros({2}, f32), mean64 = zeros({3}, f64), none;
+    throws([&] { batch_norm2d(x, g, b, short_mean, var); },
+           "batch_norm2d: running_mean must be [c] = [3] for x [2, 2, 2, 3], got shape [2]");
+    throws([&] { batch_norm2d(x, g, b, mean, mean64); },
+           "batch_norm2d: running_var is f64 [3] but x is f32 [2, 2, 2, 3]");
+    throws([&] { batch_norm2d(x, g, b, none, var); },
+           "batch_norm2d: running_mean and running_var must be defined");
+}
