@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                 r.failures.push_back(e.what());
             }
             (r.passed ? passed : failed)++;
-            fmt::print("{:<4} {:<14} {:<60} abs {:9.2e}  rel {:9.2e}  {:7.3f} s\n",
+            fmt::print("{:<4} {:<17} {:<60} abs {:9.2e}  rel {:9.2e}  {:7.3f} s\n",
                        r.passed ? "ok" : "FAIL", family.name, c.name, r.max_abs_error(),
                        r.max_rel_error(), r.seconds);
             for (const auto& f : r.failures) fmt::print("     {}\n", f);
