@@ -1,12 +1,13 @@
 // batch_norm2d: values and gradients by hand in training and eval, the running statistics'
-// update, float32 (oneDNN) against the own loops and float64, gradcheck, the fused relu, and the
-// refusals.
+// update, float32 (oneDNN) against the own loops and float64, PyTorch's numbers
+// (tests/data/torch_batch_norm.py), gradcheck, the fused relu, and the refusals.
 #include <doctest/doctest.h>
 
 #include <nalgrad/nalgrad.hpp>
 
 #include "core/kernels/batch_norm.hpp"
 #include "support/gradients.hpp"
+#include "support/reference.hpp"
 
 using namespace nalgrad;
 
@@ -275,4 +276,34 @@ TEST_CASE("batch_norm2d refuses bad input with the op, the argument and the shap
            "batch_norm2d: running_var is f64 [3] but x is f32 [2, 2, 2, 3]");
     throws([&] { batch_norm2d(x, g, b, none, var); },
            "batch_norm2d: running_mean and running_var must be defined");
+}
+
+TEST_CASE(
+    "batch_norm2d matches PyTorch's BatchNorm2d in values, gradients and running statistics") {
+    auto ref = testing::load_reference(NALGRAD_TEST_DATA "/batch_norm_reference.txt");
+    int compared = 0;
+    for (int index = 0; ref.count(fmt::format("c{}_x", index)); ++index)
+        for (const DType dtype : {f64, f32}) {
+            const std::string c = fmt::format("c{}", index);
+            CAPTURE(c);
+            CAPTURE(dtype_name(dtype));
+            const double tolerance = dtype == f64 ? 1e-10 : 2e-5;
+            const std::vector<double> o = ref[c + "_options"].to_vector();
+            const BatchNorm2dOptions options{.training = o[0] != 0, .momentum = o[1], .eps = o[2]};
+            Var x = requires_grad(ref[c + "_x"].astype(dtype));
+            Var gamma = requires_grad(ref[c + "_gamma"].astype(dtype));
+            Var beta = requires_grad(ref[c + "_beta"].astype(dtype));
+            Tensor mean = ref[c + "_mean"].astype(dtype).clone();
+            Tensor var = ref[c + "_var"].astype(dtype).clone();
+            Var y = batch_norm2d(x, gamma, beta, mean, var, options);
+            y.backward(ref[c + "_dy"].astype(dtype));
+            CHECK(max_abs_diff(y.value().astype(f64), ref[c + "_y"]) < tolerance);
+            CHECK(max_abs_diff(x.grad().astype(f64), ref[c + "_dx"]) < tolerance);
+            CHECK(max_abs_diff(gamma.grad().astype(f64), ref[c + "_dgamma"]) < 10 * tolerance);
+            CHECK(max_abs_diff(beta.grad().astype(f64), ref[c + "_dbeta"]) < 10 * tolerance);
+            CHECK(max_abs_diff(mean.astype(f64), ref[c + "_mean_after"]) < tolerance);
+            CHECK(max_abs_diff(var.astype(f64), ref[c + "_var_after"]) < tolerance);
+            ++compared;
+        }
+    CHECK(compared == 8);
 }
