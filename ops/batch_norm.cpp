@@ -82,17 +82,20 @@ Var batch_norm2d(const Var& x, const Var& gamma, const Var& beta, Tensor& runnin
     const bool relu = options.activation == Activation::relu;
     if (relu) f.y = kernels::relu(f.y);
 
-    auto saved = std::make_shared<Saved>();
+    // Nothing is kept (or allocated) when no gradient is wanted.
+    std::shared_ptr<Saved> saved;
     if (affine ? recording({x, gamma, beta}) : recording({x})) {
         // In eval the running tensors are the statistics; a copy, as a later training step
         // changes them in place.
-        saved->x = x.value();
-        saved->gamma = g;
-        saved->beta = b;
-        saved->mean = options.training ? f.mean : running_mean.clone();
-        saved->var = options.training ? f.var : running_var.clone();
-        saved->y = relu ? f.y : Tensor{};
-        saved->spec = spec;
+        saved = std::make_shared<Saved>(Saved{
+            .x = x.value(),
+            .gamma = g,
+            .beta = b,
+            .mean = options.training ? f.mean : running_mean.clone(),
+            .var = options.training ? f.var : running_var.clone(),
+            .y = relu ? f.y : Tensor{},
+            .spec = spec,
+        });
     }
     auto backward = [saved](const Grads& dy, const Needed& needed) -> Grads {
         return gradients(*saved, dy[0], needed);
