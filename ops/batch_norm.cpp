@@ -43,7 +43,7 @@ void check_arguments(const Var& x, const Var& gamma, const Var& beta, const Tens
     if (s[0] * s[1] * s[2] < 1) fail(op, "x has no values per channel: x is {}", s);
 }
 
-// What the gradient reads, behind one pointer: five tensors and y exceed BackwardFn's inline
+// What the gradient reads, behind one pointer: six tensors exceed BackwardFn's inline
 // buffer.
 struct Saved {
     Tensor x, gamma, beta, mean, var;
