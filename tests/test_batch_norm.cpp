@@ -324,3 +324,26 @@ TEST_CASE("batch_norm2d in eval differentiates with the statistics it normalised
         check_close(gamma.grad(), {-0.5, 4});
     }
 }
+
+TEST_CASE("batch_norm2d's own loops give the same bits on one thread and on two") {
+    // 8192 rows: 32 chunks, enough work for the sums to run in parallel.
+    Generator gen(45);
+    const Tensor x64 = normal({8, 32, 32, 8}, 1, 2, f64, gen),
+                 dy = normal({8, 32, 32, 8}, f64, gen);
+    const int threads = get_num_threads();
+    Tensor results[2][4];
+    for (int run = 0; run < 2; ++run) {
+        set_num_threads(run == 0 ? 1 : 2);
+        Var x = requires_grad(x64);
+        Var gamma = requires_grad(ones({8}, f64)), beta = requires_grad(zeros({8}, f64));
+        Tensor mean = zeros({8}, f64), var = ones({8}, f64);
+        Var y = batch_norm2d(x, gamma, beta, mean, var);
+        y.backward(dy);
+        results[run][0] = y.value();
+        results[run][1] = x.grad();
+        results[run][2] = gamma.grad();
+        results[run][3] = var;
+    }
+    set_num_threads(threads);
+    for (int i = 0; i < 4; ++i) CHECK(equal(results[0][i], results[1][i]));
+}

@@ -1,5 +1,7 @@
 #include "core/kernels/batch_norm.hpp"
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <memory>
@@ -20,23 +22,51 @@ Rows rows_of(const Tensor& x) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Own loops (any floating type). Sums run in double, row by row in a fixed order, so results are
-// repeatable; the elementwise passes run in parallel over rows.
+// Own loops (any floating type). Sums run in double over fixed chunks of rows, in parallel, and
+// the chunks' partial sums are added in chunk order: the result does not depend on the thread
+// count. The elementwise passes run in parallel over rows.
 
+constexpr int64_t rows_per_chunk = 256;
+
+// K per-channel sums of term(i, ch) (a std::array<double, K>) over the rows i.
+template <std::size_t K, typename Term>
+std::array<std::vector<double>, K> channel_sums(Rows r, Term&& term) {
+    const int64_t chunks = (r.m + rows_per_chunk - 1) / rows_per_chunk;
+    const auto width = static_cast<int64_t>(K) * r.c;
+    std::vector<double> partial(static_cast<std::size_t>(chunks * width), 0.0);
+    parallel_for(chunks, rows_per_chunk * r.c, [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k) {
+            double* acc = partial.data() + k * width;
+            const int64_t last = std::min(r.m, (k + 1) * rows_per_chunk);
+            for (int64_t i = k * rows_per_chunk; i < last; ++i)
+                for (int64_t ch = 0; ch < r.c; ++ch) {
+                    const std::array<double, K> t = term(i, ch);
+                    for (std::size_t j = 0; j < K; ++j) acc[j * r.c + ch] += t[j];
+                }
+        }
+    });
+    std::array<std::vector<double>, K> sums;
+    for (auto& v : sums) v.assign(r.c, 0.0);
+    for (int64_t k = 0; k < chunks; ++k)
+        for (std::size_t j = 0; j < K; ++j)
+            for (int64_t ch = 0; ch < r.c; ++ch) sums[j][ch] += partial[k * width + j * r.c + ch];
+    return sums;
+}
+
+// The mean, then the biased variance in a second pass about it: no cancellation as in
+// E[x^2] - E[x]^2.
 template <typename T>
 void batch_statistics(const T* x, Rows r, std::vector<double>& mean, std::vector<double>& var) {
-    mean.assign(r.c, 0.0);
-    var.assign(r.c, 0.0);
-    for (int64_t i = 0; i < r.m; ++i)
-        for (int64_t ch = 0; ch < r.c; ++ch) mean[ch] += x[i * r.c + ch];
-    for (double& v : mean) v /= static_cast<double>(r.m);
-    // A second pass about the mean: no cancellation as in E[x^2] - E[x]^2.
-    for (int64_t i = 0; i < r.m; ++i)
-        for (int64_t ch = 0; ch < r.c; ++ch) {
-            const double d = x[i * r.c + ch] - mean[ch];
-            var[ch] += d * d;
-        }
-    for (double& v : var) v /= static_cast<double>(r.m);
+    const double m = static_cast<double>(r.m);
+    mean = channel_sums<1>(r, [&](int64_t i, int64_t ch) {
+        return std::array<double, 1>{static_cast<double>(x[i * r.c + ch])};
+    })[0];
+    for (double& v : mean) v /= m;
+    var = channel_sums<1>(r, [&](int64_t i, int64_t ch) {
+        const double d = x[i * r.c + ch] - mean[ch];
+        return std::array<double, 1>{d * d};
+    })[0];
+    for (double& v : var) v /= m;
 }
 
 std::vector<double> doubles(const Tensor& t, int64_t c, double otherwise) {
@@ -89,16 +119,16 @@ BatchNormGrads loops_backward(const Tensor& x, const Tensor& dy, const Tensor& g
     const Rows r = rows_of(x);
     const std::vector<double> mean = mean_t.to_vector(), var = var_t.to_vector();
     const std::vector<double> g = doubles(gamma, r.c, 1.0);
-    std::vector<double> inv_std(r.c), sum_dy(r.c, 0.0), sum_dy_xhat(r.c, 0.0);
+    std::vector<double> inv_std(r.c);
     for (int64_t ch = 0; ch < r.c; ++ch) inv_std[ch] = 1.0 / std::sqrt(var[ch] + spec.eps);
     const T* xs = x.data<T>();
     const T* ds = dy.data<T>();
-    for (int64_t i = 0; i < r.m; ++i)
-        for (int64_t ch = 0; ch < r.c; ++ch) {
-            const double d = ds[i * r.c + ch];
-            sum_dy[ch] += d;
-            sum_dy_xhat[ch] += d * (xs[i * r.c + ch] - mean[ch]) * inv_std[ch];
-        }
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const auto sums = channel_sums<2>(r, [&](int64_t i, int64_t ch) {
+        const double d = ds[i * r.c + ch];
+        return std::array<double, 2>{d, d * (xs[i * r.c + ch] - mean[ch]) * inv_std[ch]};
+    });
+    const std::vector<double>&sum_dy = sums[0], &sum_dy_xhat = sums[1];
     const double m = static_cast<double>(r.m);
     Tensor dx(x.shape(), x.dtype());
     T* dxs = dx.data<T>();
