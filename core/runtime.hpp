@@ -46,7 +46,9 @@ inline constexpr int64_t serial_grain = 32768;
 template <typename Body>
 void parallel_for(int64_t n, int64_t cost_per_item, Body&& body) {
     if (n <= 0) return;
-    if (n * cost_per_item < serial_grain || n == 1) {
+    int64_t work = 0;  // a product that overflows is plenty of work
+    const bool huge = __builtin_mul_overflow(n, cost_per_item, &work);
+    if ((!huge && work < serial_grain) || n == 1) {
         body(int64_t{0}, n);
         return;
     }

@@ -20,6 +20,7 @@ void check_float_matrix(std::string_view op, std::string_view name, const Var& v
 // computed only when asked for, and each operand is kept only if the other one's gradient needs
 // it (d left = dy right^T, d right = left^T dy).
 Var product(std::string_view op, const Var& left, const Var& right, const Var& bias) {
+    checks::require_allocatable(op, "the output", {left.size(0), right.size(1)}, left.dtype());
     const Tensor y = kernels::matmul(left.value(), right.value(), Transposed::none,
                                      bias.defined() ? bias.value() : Tensor{});
     if (!recording({left, right, bias})) return Var(y);

@@ -312,22 +312,39 @@ ConvWeightGrads onednn_backward_weights(const Tensor& x, const Tensor& dy,
 
 }  // namespace
 
+// float32 runs on oneDNN unless the geometry is beyond it (onednn::fits_onednn) or oneDNN refuses
+// it with a dnnl::error; the direct loops then compute the same formulas.
 Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
                       Activation activation) {
     if (activation == Activation::relu) ++stats.relu_fused_forwards;
-    if (x.dtype() == f32) return onednn_forward(x, k, b, w, activation);
+    if (x.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_forward(x, k, b, w, activation);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_forward_direct(x, k, b, w, activation);
 }
 
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w) {
-    if (dy.dtype() == f32) return onednn_backward_data(dy, k, w);
+    if (dy.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_backward_data(dy, k, w);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_backward_data_direct(dy, k, w);
 }
 
 ConvWeightGrads conv2d_backward_weights(const Tensor& x, const Tensor& dy,
                                         const Shape& kernel_shape, const Window2d& w,
                                         bool with_bias) {
-    if (x.dtype() == f32) return onednn_backward_weights(x, dy, kernel_shape, w, with_bias);
+    if (x.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_backward_weights(x, dy, kernel_shape, w, with_bias);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_backward_weights_direct(x, dy, kernel_shape, w, with_bias);
 }
 

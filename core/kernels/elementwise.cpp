@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "core/checked.hpp"
 #include "core/kernels/loops.hpp"
 #include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
@@ -39,6 +40,10 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
             fail(op, "shapes cannot broadcast: a is {}, b is {}", a, b);
         out.push_back(ea == 1 ? eb : ea);
     }
+    // [n, 1] + [1, n] holds n^2 elements, which may wrap although each operand fits.
+    if (!checked_product({out.begin(), out.end()}).ok())
+        fail(op, "the broadcast of a {} and b {} is {}, whose element count overflows int64", a, b,
+             out);
     return out;
 }
 

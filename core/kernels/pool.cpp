@@ -4,7 +4,9 @@
 #include <limits>
 
 #include "core/block_pool.hpp"
+#include "core/checked.hpp"
 #include "core/kernels/onednn.hpp"
+#include "core/limits.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad::kernels {
@@ -59,8 +61,11 @@ enum class Writes { outputs, inputs };
 template <typename Visit>
 void for_each_window(const Window2d& g, Writes writes, Visit&& visit) {
     const int64_t phases =
-        writes == Writes::inputs ? (g.kernel_h + g.stride_h - 1) / g.stride_h : int64_t{1};
-    const int64_t cost = g.out_w * g.kernel_h * g.kernel_w * g.channels;
+        writes == Writes::inputs ? ceil_div(g.kernel_h, g.stride_h).value() : int64_t{1};
+    // A window reads at most the image's rows and columns, however large the kernel.
+    const Checked reads =
+        Checked(g.out_w) * std::min(g.kernel_h, g.in_h) * std::min(g.kernel_w, g.in_w) * g.channels;
+    const int64_t cost = reads.ok() ? reads.value() : INT64_MAX;
     for (int64_t phase = 0; phase < std::min(phases, g.out_h); ++phase) {
         const int64_t rows = (g.out_h - phase + phases - 1) / phases;
         parallel_for(g.batch * rows, cost, [&](int64_t begin, int64_t end) {
@@ -84,10 +89,12 @@ void for_each_window(const Window2d& g, Writes writes, Visit&& visit) {
 // ---------------------------------------------------------------------------------------------
 // Plans.
 
+// Window positions grow with the output index, so when some window lies wholly in padding, the
+// first or the last one does: two checks, however many outputs there are.
 void check_no_window_in_padding(std::string_view op, const Shape& x, const Window2d& g) {
     auto check_axis = [&](const char* axis, int64_t outs, int64_t extent, int64_t kernel,
                           int64_t stride, int64_t before, int64_t after, auto span) {
-        for (int64_t o = 0; o < outs; ++o) {
+        for (int64_t o : {int64_t{0}, outs - 1}) {
             Span s = span(g, o);
             if (s.size() > 0) continue;
             int64_t first = o * stride - before;
@@ -104,11 +111,14 @@ void check_no_window_in_padding(std::string_view op, const Shape& x, const Windo
                col_span);
 }
 
+// The output must fit in memory (checked in f32, the smaller dtype: the op checks its own dtype)
+// before anything is sized by it, such as average pooling's divisors.
 PoolPlan make_plan(std::string_view op, const Shape& x, Size2 kernel, Size2 stride,
                    Padding padding) {
     if (stride == Size2{0, 0}) stride = kernel;
     PoolPlan plan;
     plan.window = make_window(op, x, kernel, stride, 1, padding);
+    check_allocation(op, "the output", plan.window.output_shape(plan.window.channels), f32);
     check_no_window_in_padding(op, x, plan.window);
     return plan;
 }
@@ -312,6 +322,7 @@ std::shared_ptr<const PoolPlan> avg_pool_plan(const Shape& x, const AvgPool2dOpt
             plan.kind = PoolKind::avg;
             plan.border = o.border;
             const Window2d& g = plan.window;
+            check_allocation("avg_pool2d", "the divisors", {g.out_h, g.out_w}, f64);
             plan.divisors.resize(g.out_h * g.out_w);
             for (int64_t r = 0; r < g.out_h; ++r)
                 for (int64_t c = 0; c < g.out_w; ++c)
@@ -343,14 +354,21 @@ MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, cons
         purpose == Purpose::training && plan->ties == TiePolicy::first;
     visit_float("max_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p =
-                onednn_pooling(*plan, onednn_backward_wanted ? dnnl::prop_kind::forward_training
-                                                             : dnnl::prop_kind::forward_inference);
-            y = onednn_forward(*plan, *p, x, onednn_backward_wanted ? &saved->workspace : nullptr);
-            if (onednn_backward_wanted) saved->primitives = p;
-        } else {
-            y = own_max_forward<T>(plan->window, x);
+            if (onednn::fits_onednn(plan->window)) {
+                try {
+                    auto p = onednn_pooling(*plan, onednn_backward_wanted
+                                                       ? dnnl::prop_kind::forward_training
+                                                       : dnnl::prop_kind::forward_inference);
+                    y = onednn_forward(*plan, *p, x,
+                                       onednn_backward_wanted ? &saved->workspace : nullptr);
+                    if (onednn_backward_wanted) saved->primitives = p;
+                    return;
+                } catch (const dnnl::error&) {
+                    saved->workspace = Tensor{};  // refused: the own loops below
+                }
+            }
         }
+        y = own_max_forward<T>(plan->window, x);
     });
     if (purpose == Purpose::inference) return {y, nullptr};
     if (!saved->primitives) {
@@ -368,25 +386,35 @@ Tensor max_pool_backward(const MaxPoolSaved& saved, const Tensor& dy) {
     });
 }
 
+// Average pooling keeps NaN on oneDNN too (a sum). A geometry beyond oneDNN, or one it refuses,
+// runs on the own loops.
 Tensor avg_pool_forward(const PoolPlan& plan, const Tensor& x) {
     return visit_float("avg_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
-            return onednn_forward(plan, *p, x, nullptr);
-        } else {
-            return own_avg_forward<T>(plan, x);
+            if (onednn::fits_onednn(plan.window)) {
+                try {
+                    auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
+                    return onednn_forward(plan, *p, x, nullptr);
+                } catch (const dnnl::error&) {
+                }
+            }
         }
+        return own_avg_forward<T>(plan, x);
     });
 }
 
 Tensor avg_pool_backward(const PoolPlan& plan, const Tensor& dy) {
     return visit_float("avg_pool2d", dy.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
-            return onednn_backward(plan, *p, dy, nullptr);
-        } else {
-            return own_avg_backward<T>(plan, dy);
+            if (onednn::fits_onednn(plan.window)) {
+                try {
+                    auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
+                    return onednn_backward(plan, *p, dy, nullptr);
+                } catch (const dnnl::error&) {
+                }
+            }
         }
+        return own_avg_backward<T>(plan, dy);
     });
 }
 
