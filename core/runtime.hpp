@@ -14,10 +14,16 @@
 
 namespace nalgrad {
 
+// The most threads set_num_threads and NALGRAD_NUM_THREADS accept. libgomp makes every thread it
+// is told to (1 << 20 crashed inside it, INT_MAX ran the machine out of memory); 4096 runs.
+inline constexpr int max_num_threads = 4096;
+
 // Threads for TBB (global arena) and OpenMP (oneDNN) alike, on every thread: one that calls ops
 // (the main thread or a std::thread) adopts the setting at its next oneDNN call, and primitives
-// created under the old setting are made afresh. Default: NALGRAD_NUM_THREADS from the
-// environment, else every core.
+// created under the old setting are made afresh. `n` must be 1 to max_num_threads; any other
+// value throws nalgrad::Error and changes nothing. Default: NALGRAD_NUM_THREADS from the
+// environment when it is a whole number in that range (anything else is ignored, since it is read
+// before main() runs, where a throw could only terminate), else every core.
 void set_num_threads(int n);
 int get_num_threads();
 

@@ -1,5 +1,5 @@
 // Hostile sizes: shape arithmetic that would overflow int64, window geometry near INT64_MAX,
-// results larger than the machine's memory and non-finite arange bounds.
+// results larger than the machine's memory, non-finite arange bounds and absurd thread counts.
 // Each is refused by the op that was called, naming the argument and the shapes, or (when the
 // geometry is legal) computed correctly: never a crash, a raw dnnl::error or a wrapped size.
 #include <climits>
@@ -228,4 +228,19 @@ TEST_CASE("gradcheck names itself when the function returns an undefined variabl
     CHECK(
         has(error_of([&] { (void)gradcheck([](const std::vector<Var>&) { return Var{}; }, {x}); }),
             "gradcheck: the function returned an undefined variable"));
+}
+
+TEST_CASE("set_num_threads refuses counts beyond max_num_threads and keeps the old one") {
+    const int before = get_num_threads();
+    for (int n : {1 << 20, INT_MAX, max_num_threads + 1, 0, -1, INT_MIN}) {
+        INFO(n);
+        const std::string e = error_of([&] { set_num_threads(n); });
+        CHECK(has(e, n < 1 ? "set_num_threads: n must be at least 1, got " + std::to_string(n)
+                           : "set_num_threads: n must be at most 4096 (max_num_threads), got " +
+                                 std::to_string(n)));
+        CHECK(get_num_threads() == before);
+    }
+    // A float32 op still runs on the unchanged count.
+    const Var y = conv2d(Var(ones({1, 6, 6, 2})), Var(ones({3, 3, 2, 1})), {}, {});
+    CHECK(y.value().at(0) == 18);
 }
