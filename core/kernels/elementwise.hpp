@@ -37,8 +37,9 @@ Tensor sqrt(const Tensor& x);
 Tensor sqrt_backward(const Tensor& y, const Tensor& dy);  // dy / (2 y)
 Tensor pow(const Tensor& x, double exponent);
 Tensor pow_backward(const Tensor& x, double exponent, const Tensor& dy);  // dy p x^(p-1)
-Tensor relu(const Tensor& x);
-// dx = dy where y > 0, else 0 (the mask comes from the output, so x need not be saved).
+Tensor relu(const Tensor& x);  // max(x, 0); NaN stays NaN
+// dx = dy where y > 0, else 0, also where y is NaN (the mask comes from the output, so x need not
+// be saved).
 Tensor relu_backward(const Tensor& y, const Tensor& dy);
 Tensor sigmoid(const Tensor& x);                             // stable for large |x|
 Tensor sigmoid_backward(const Tensor& y, const Tensor& dy);  // dy y (1 - y)

@@ -5,6 +5,7 @@
 
 #include "core/block_pool.hpp"
 #include "core/checked.hpp"
+#include "core/kernels/finite.hpp"
 #include "core/kernels/onednn.hpp"
 #include "core/limits.hpp"
 #include "core/runtime.hpp"
@@ -234,14 +235,19 @@ Tensor own_max_forward(const Window2d& g, const Tensor& x) {
     for_each_window(g, Writes::outputs, [&](const WindowPixels& pixels, int64_t yo, int64_t) {
         T* o = out + yo;
         std::fill(o, o + g.channels, -std::numeric_limits<T>::infinity());
+        // A NaN wins and stays (the NaN rule, docs/semantics.md): v != v only for NaN.
         pixels.each([&](int64_t xo) {
-            for (int64_t ch = 0; ch < g.channels; ++ch) o[ch] = std::max(o[ch], in[xo + ch]);
+            for (int64_t ch = 0; ch < g.channels; ++ch) {
+                const T v = in[xo + ch];
+                o[ch] = v > o[ch] || v != v ? v : o[ch];
+            }
         });
     });
     return y;
 }
 
-// The window's maxima are the elements equal to y (y is one of them, so equality is exact).
+// The window's maxima are the elements equal to y (y is one of them, so equality is exact); when
+// y is NaN they are the window's NaNs, as PyTorch sends the gradient to the NaN.
 template <typename T>
 Tensor own_max_backward(const Window2d& g, TiePolicy ties, const Tensor& x, const Tensor& y,
                         const Tensor& dy) {
@@ -253,15 +259,17 @@ Tensor own_max_backward(const Window2d& g, TiePolicy ties, const Tensor& x, cons
     for_each_window(g, Writes::inputs, [&](const WindowPixels& pixels, int64_t yo, int64_t) {
         for (int64_t ch = 0; ch < g.channels; ++ch) {
             const T top = out[yo + ch];
+            const bool nan_top = top != top;
+            auto is_max = [&](T v) { return nan_top ? v != v : v == top; };
             T share = grad[yo + ch];
             if (ties == TiePolicy::split) {
                 int64_t tied = 0;
-                pixels.each([&](int64_t xo) { tied += in[xo + ch] == top; });
+                pixels.each([&](int64_t xo) { tied += is_max(in[xo + ch]); });
                 share /= static_cast<T>(tied);
             }
             bool given = false;
             pixels.each([&](int64_t xo) {
-                if (given || in[xo + ch] != top) return;
+                if (given || !is_max(in[xo + ch])) return;
                 d[xo + ch] += share;
                 given = ties == TiePolicy::first;
             });
@@ -334,6 +342,16 @@ std::shared_ptr<const PoolPlan> avg_pool_plan(const Shape& x, const AvgPool2dOpt
         });
 }
 
+// oneDNN's max pooling skips NaN (it gives the largest number, or -FLT_MAX for an all-NaN window)
+// and starts from -FLT_MAX (an all -Inf window gives -FLT_MAX): any non-finite input runs on the
+// own loops, which keep NaN. The check is a read pass over x, stopping at the first non-finite
+// chunk; it is unavoidable, since nothing else tells whether x holds a NaN before oneDNN drops it.
+namespace {
+bool onednn_max_pool_serves(const PoolPlan& plan, const Tensor& x) {
+    return onednn::fits_onednn(plan.window) && all_finite(x);
+}
+}  // namespace
+
 class MaxPoolSaved {
   public:
     std::shared_ptr<const PoolPlan> plan;
@@ -354,7 +372,7 @@ MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, cons
         purpose == Purpose::training && plan->ties == TiePolicy::first;
     visit_float("max_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            if (onednn::fits_onednn(plan->window)) {
+            if (onednn_max_pool_serves(*plan, x)) {
                 try {
                     auto p = onednn_pooling(*plan, onednn_backward_wanted
                                                        ? dnnl::prop_kind::forward_training
