@@ -238,11 +238,6 @@ Header read_header(const Fd& fd, const std::string& path) {
     std::optional<std::string> duplicate;
     Json json = Json::parse(text, duplicate_key_finder(duplicate), /*allow_exceptions=*/false);
     if (json.is_discarded()) fail("load", "'{}': the header is not valid JSON", path);
-    if (duplicate)
-        fail("load",
-             "'{}': the header names '{}' twice in one object (the format forbids duplicate "
-             "names; a JSON reader would keep one of them silently)",
-             path, *duplicate);
     if (!json.is_object()) fail("load", "'{}': the header is not a JSON object", path);
 
     Header header;
@@ -278,6 +273,12 @@ Header read_header(const Fd& fd, const std::string& path) {
     if (covered != header.data_bytes)
         fail("load", "'{}': {} data bytes after the last tensor belong to no tensor", path,
              header.data_bytes - covered);
+    // Last: a duplicate whose twin's bytes now belong to no tensor is reported as that above.
+    if (duplicate)
+        fail("load",
+             "'{}': the header names '{}' twice in one object (the format forbids duplicate "
+             "names; a JSON reader would keep one of them silently)",
+             path, *duplicate);
     return header;
 }
 
