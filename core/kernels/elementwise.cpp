@@ -308,8 +308,8 @@ Eltwise& relu_primitives(int64_t n) {
 // NaN rule keeps it (docs/semantics.md), so an input holding a NaN runs on the own loop. The scan
 // is a read pass over x, stopping at the first non-finite chunk: nothing else tells whether oneDNN
 // would drop a NaN. (Inf is safe on oneDNN; the scan finds it too and merely picks the own loop.)
-Tensor relu(const Tensor& x) {
-    if (relu_on_onednn(x) && all_finite(x)) {
+Tensor relu(const Tensor& x, bool finite) {
+    if (relu_on_onednn(x) && (finite || all_finite(x))) {
         Tensor y(x.shape(), x.dtype());
         relu_primitives(x.numel()).forward.run(
             {onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y)});

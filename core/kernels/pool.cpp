@@ -7,11 +7,17 @@
 #include "core/checked.hpp"
 #include "core/kernels/finite.hpp"
 #include "core/kernels/onednn.hpp"
+#include "core/kernels/pool_onednn.hpp"
 #include "core/limits.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad::kernels {
 namespace {
+
+using pooling::onednn_backward;  // core/kernels/pool_onednn.cpp
+using pooling::onednn_forward;
+using pooling::onednn_pooling;
+using pooling::OnednnPooling;
 
 // ---------------------------------------------------------------------------------------------
 // Geometry: which real input pixels a window reads.
@@ -143,88 +149,6 @@ std::shared_ptr<const PoolPlan> cached_plan(const CacheKey& key, Make&& make) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// oneDNN (float32).
-
-dnnl::memory::desc nhwc_desc(int64_t n, int64_t h, int64_t w, int64_t c) {
-    return {{n, c, h, w}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc};
-}
-dnnl::memory::desc src_desc(const Window2d& g) {
-    return nhwc_desc(g.batch, g.in_h, g.in_w, g.channels);
-}
-dnnl::memory::desc dst_desc(const Window2d& g) {
-    return nhwc_desc(g.batch, g.out_h, g.out_w, g.channels);
-}
-
-dnnl::algorithm algorithm_of(const PoolPlan& plan) {
-    if (plan.kind == PoolKind::max) return dnnl::algorithm::pooling_max;
-    return plan.border == AvgBorder::exclude_padding ? dnnl::algorithm::pooling_avg_exclude_padding
-                                                     : dnnl::algorithm::pooling_avg_include_padding;
-}
-
-// Made once: a backward may hold it while the cache moves on.
-struct OnednnPooling {
-    onednn::Primitive forward;
-    std::size_t workspace_bytes = 0;  // kept: querying the descriptor allocates
-    onednn::Primitive backward;       // training only
-};
-
-// Primitives per plan and propagation kind, cached per thread. A training entry also holds the
-// backward, made with the forward descriptor as its hint so that it reads the forward's
-// workspace.
-std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::prop_kind prop) {
-    thread_local onednn::Cache<std::shared_ptr<const OnednnPooling>> cache;
-    return cache.get(CacheKey(plan.key).append({static_cast<int>(prop)}), [&] {
-        auto p = std::make_shared<OnednnPooling>();
-        const Window2d& g = plan.window;
-        // Trailing padding no window reaches is dropped: oneDNN refuses average pooling
-        // (exclude_padding) with padding as large as the kernel, though such padding changes
-        // nothing (found by tests/fuzz/fuzz_program).
-        auto used_after = [](int64_t out, int64_t stride, int64_t kernel, int64_t in,
-                             int64_t before) {
-            return std::max<int64_t>((out - 1) * stride + kernel - in - before, 0);
-        };
-        const dnnl::memory::dims strides{g.stride_h, g.stride_w}, kernel{g.kernel_h, g.kernel_w},
-            padding_l{g.pad_top, g.pad_left},
-            padding_r{used_after(g.out_h, g.stride_h, g.kernel_h, g.in_h, g.pad_top),
-                      used_after(g.out_w, g.stride_w, g.kernel_w, g.in_w, g.pad_left)};
-        dnnl::pooling_forward::desc forward(prop, algorithm_of(plan), src_desc(g), dst_desc(g),
-                                            strides, kernel, padding_l, padding_r);
-        const dnnl::pooling_forward::primitive_desc forward_pd(forward, onednn::default_attr(),
-                                                               onednn::engine());
-        p->forward = onednn::Primitive(forward_pd);
-        p->workspace_bytes = forward_pd.workspace_desc().get_size();
-        if (prop == dnnl::prop_kind::forward_training) {
-            dnnl::pooling_backward::desc backward(algorithm_of(plan), src_desc(g), dst_desc(g),
-                                                  strides, kernel, padding_l, padding_r);
-            p->backward = onednn::Primitive(dnnl::pooling_backward::primitive_desc(
-                backward, onednn::default_attr(), onednn::engine(), forward_pd));
-        }
-        return std::shared_ptr<const OnednnPooling>(std::move(p));
-    });
-}
-
-Tensor onednn_forward(const PoolPlan& plan, const OnednnPooling& p, const Tensor& x,
-                      Tensor* workspace) {
-    Tensor y(plan.window.output_shape(plan.window.channels), f32);
-    if (workspace) {
-        const auto floats = static_cast<int64_t>((p.workspace_bytes + 3) / 4);
-        *workspace = Tensor({std::max<int64_t>(1, floats)}, f32);
-    }
-    p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y),
-                   onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
-    return y;
-}
-
-Tensor onednn_backward(const PoolPlan& plan, const OnednnPooling& p, const Tensor& dy,
-                       const Tensor* workspace) {
-    const Window2d& g = plan.window;
-    Tensor dx({g.batch, g.in_h, g.in_w, g.channels}, f32);
-    p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx),
-                    onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
-    return dx;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The project's own loops (float64, and the tie policies oneDNN lacks).
 
 template <typename T>
@@ -342,16 +266,6 @@ std::shared_ptr<const PoolPlan> avg_pool_plan(const Shape& x, const AvgPool2dOpt
         });
 }
 
-// oneDNN's max pooling skips NaN (it gives the largest number, or -FLT_MAX for an all-NaN window)
-// and starts from -FLT_MAX (an all -Inf window gives -FLT_MAX): any non-finite input runs on the
-// own loops, which keep NaN. The check is a read pass over x, stopping at the first non-finite
-// chunk; it is unavoidable, since nothing else tells whether x holds a NaN before oneDNN drops it.
-namespace {
-bool onednn_max_pool_serves(const PoolPlan& plan, const Tensor& x) {
-    return onednn::fits_onednn(plan.window) && all_finite(x);
-}
-}  // namespace
-
 class MaxPoolSaved {
   public:
     std::shared_ptr<const PoolPlan> plan;
@@ -370,9 +284,16 @@ MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, cons
     // our backward finds the tied maxima by comparing x with them.
     const bool onednn_backward_wanted =
         purpose == Purpose::training && plan->ties == TiePolicy::first;
+    // oneDNN's max pooling skips NaN (it gives the largest number, or -FLT_MAX for an all-NaN
+    // window) and starts from -FLT_MAX (an all -Inf window gives -FLT_MAX): a non-finite input
+    // runs on the own loops, which keep NaN. The check is a read pass over x that stops at the
+    // first non-finite chunk; it is unavoidable, since nothing else tells whether x holds a NaN
+    // before oneDNN drops it.
+    bool finite = false;
     visit_float("max_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            if (onednn_max_pool_serves(*plan, x)) {
+            finite = onednn::fits_onednn(plan->window) && all_finite(x);
+            if (finite) {
                 try {
                     auto p = onednn_pooling(*plan, onednn_backward_wanted
                                                        ? dnnl::prop_kind::forward_training
@@ -388,12 +309,12 @@ MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, cons
         }
         y = own_max_forward<T>(plan->window, x);
     });
-    if (purpose == Purpose::inference) return {y, nullptr};
+    if (purpose == Purpose::inference) return {y, nullptr, finite};
     if (!saved->primitives) {
         saved->x = x;
         saved->y = y;
     }
-    return {y, saved};
+    return {y, saved, finite};
 }
 
 Tensor max_pool_backward(const MaxPoolSaved& saved, const Tensor& dy) {
