@@ -95,10 +95,14 @@ void check_reachable(const VarNode& root) {
     const uint64_t mark = ++backward_count;
     root.producer->reached = mark;
     const uint64_t last = root.producer->sequence;
+    // Every marked record must be met on this tape. Thread ids are compared first, for the
+    // message; the count also catches a graph whose thread has ended and whose id was reused.
+    std::size_t marked = 1, met = 0;
     Tape& tape = this_thread_tape();
     for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
         std::shared_ptr<TapeRecord> rec = it->lock();
         if (!rec || rec->sequence > last || rec->reached != mark) continue;
+        ++met;
         check_input_versions(*rec);
         for (std::size_t i = 0; i < rec->inputs.size(); ++i) {
             const VarNode& input = *rec->inputs[i];
@@ -108,9 +112,15 @@ void check_reachable(const VarNode& root) {
                     "input {} of '{}' comes from '{}' ({}), which", i, rec->op, input.producer->op,
                     describe_record(input.producer->sequence, input.producer->where)));
             if (input.producer->freed) fail_freed(*input.producer);
+            if (input.producer->reached == mark) continue;
             input.producer->reached = mark;
+            ++marked;
         }
     }
+    if (met != marked)
+        fail_other_thread(
+            fmt::format("part of the graph behind '{}' ({})", root.producer->op,
+                        describe_record(root.producer->sequence, root.producer->where)));
 }
 
 // Moves the record's output gradients into `dy` (zeros for outputs no gradient reached); false
