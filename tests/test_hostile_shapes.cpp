@@ -223,6 +223,19 @@ TEST_CASE("arange refuses non-finite bounds and counts beyond memory, naming ara
     CHECK(arange(0, 1, 0.25).numel() == 4);
 }
 
+TEST_CASE("a batch size near INT64_MAX gives one batch of everything, not a wrapped count") {
+    const data::Dataset set({1, 2, 3}, {1}, tensor({0, 1, 2}, {3}, i64));
+    data::Batches all(set, {.batch = big, .prefetch = false});
+    CHECK(all.size() == 1);
+    int64_t batches = 0;
+    for (const auto& [x, labels] : all) {
+        CHECK(x.shape() == Shape{3, 1});
+        ++batches;
+    }
+    CHECK(batches == 1);
+    CHECK(data::Batches(set, {.batch = big, .last = data::LastBatch::drop}).size() == 0);
+}
+
 TEST_CASE("gradcheck names itself when the function returns an undefined variable") {
     const Var x = requires_grad(ones({2}, f64));
     CHECK(
