@@ -63,8 +63,8 @@ void system_free(void* block, std::size_t size) noexcept {
 // A training step frees and allocates the same tensors again every step (about 50 MiB for the
 // benchmark's lenet-fm at B=64). Asking the system each time costs calls, and glibc hands large
 // freed blocks back to the kernel, so every step would page-fault its activations in again
-// (9,500 faults, 15-30 ms of a 50-80 ms step). Freed blocks are therefore kept here, one free list per
-// size class, and a request takes a block of its class when one is free.
+// (9,500 faults, 15-30 ms of a 50-80 ms step). Freed blocks are therefore kept here, one free list
+// per size class, and a request takes a block of its class when one is free.
 //
 // Bound: the footprint (bytes in use + cached) may grow to twice the peak bytes in use, at least
 // 256 MiB. A steady training loop settles well inside it: after a step or two every request

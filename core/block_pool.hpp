@@ -1,7 +1,8 @@
 // Recycled memory for the small objects made and freed every step (the tape's variables, records
-// and gradient functions' state, tensors' Storage, a max pooling's saved state), so that a training step
-// after the first allocates none of them. std::allocate_shared<VarNode>(PoolAllocator<VarNode>{})
-// puts the node and its reference counts in one block of the pool.
+// and gradient functions' state, tensors' Storage, a max pooling's saved state), so that a training
+// step after the first allocates none of them.
+// std::allocate_shared<VarNode>(PoolAllocator<VarNode>{}) puts the node and its reference counts in
+// one block of the pool.
 //
 // Blocks come in size classes of 32 bytes up to 2 KiB (larger or over-aligned requests go to
 // operator new). Each thread keeps, per class and without a lock, two magazines of up to 2048

@@ -1,5 +1,6 @@
 #include "core/geometry.hpp"
 
+#include "core/checked.hpp"
 #include "core/error.hpp"
 
 namespace nalgrad {
@@ -10,28 +11,46 @@ struct Axis {
     int64_t before, after, out;
 };
 
+// Every quantity is computed in checked arithmetic: padding, strides and dilations come from the
+// user, and a wrapped extent would give a wrong output size (or a negative one).
 Axis resolve_axis(std::string_view op, const char* axis_name, const Shape& x, int64_t in,
                   int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
                   int64_t explicit_before, int64_t explicit_after) {
-    int64_t effective = (kernel - 1) * dilation + 1;
+    const Checked effective = (Checked(kernel) - 1) * dilation + 1;
+    if (!effective.ok())
+        fail(op,
+             "the {} kernel extent (kernel {}, dilation {}) overflows int64, larger than any "
+             "input; input is {}",
+             axis_name, kernel, dilation, x);
     switch (padding.mode()) {
         case Padding::Mode::same: {
-            int64_t out = (in + stride - 1) / stride;
-            int64_t total = std::max<int64_t>((out - 1) * stride + effective - in, 0);
-            return {total / 2, total - total / 2, out};
+            // out = ceil(in / stride) never exceeds in; the total padding then fits as well.
+            const Checked out = ceil_div(in, stride);
+            const Checked needed = (out - 1) * stride + effective - in;
+            if (!out.ok() || !needed.ok())
+                fail(op,
+                     "SAME padding for the {} kernel extent {} at stride {} overflows int64; input "
+                     "is {}",
+                     axis_name, effective.value(), stride, x);
+            const int64_t total = std::max<int64_t>(needed.value(), 0);
+            return {total / 2, total - total / 2, out.value()};
         }
         case Padding::Mode::valid:
             explicit_before = explicit_after = 0;
             [[fallthrough]];
         case Padding::Mode::explicit_: {
-            int64_t padded = in + explicit_before + explicit_after;
-            if (padded < effective)
+            const Checked padded = Checked(in) + explicit_before + explicit_after;
+            if (!padded.ok())
+                fail(op, "the padded {} extent {} + padding {} + {} overflows int64; input is {}",
+                     axis_name, in, explicit_before, explicit_after, x);
+            if (padded.value() < effective.value())
                 fail(op,
                      "the {} kernel extent {} (kernel {}, dilation {}) is larger than the "
                      "padded input {} ({} + padding {} + {}); input is {}",
-                     axis_name, effective, kernel, dilation, padded, in, explicit_before,
-                     explicit_after, x);
-            return {explicit_before, explicit_after, (padded - effective) / stride + 1};
+                     axis_name, effective.value(), kernel, dilation, padded.value(), in,
+                     explicit_before, explicit_after, x);
+            return {explicit_before, explicit_after,
+                    (padded.value() - effective.value()) / stride + 1};
         }
     }
     return {0, 0, 0};

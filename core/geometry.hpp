@@ -61,7 +61,8 @@ struct Window2d {
 
 // Resolves padding and output size for an NHWC input `x`. Throws nalgrad::Error naming `op`, the
 // argument and the shapes when the geometry is impossible: rank not 4, kernel, stride or dilation
-// below 1, negative padding, or a (dilated) kernel larger than the padded input.
+// below 1, negative padding, a (dilated) kernel larger than the padded input, or an extent that
+// overflows int64 (every size is computed in checked arithmetic, core/checked.hpp).
 Window2d make_window(std::string_view op, const Shape& x, Size2 kernel, Size2 stride,
                      Size2 dilation, Padding padding);
 

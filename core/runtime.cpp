@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -27,10 +28,10 @@ int default_threads() {
         long n = std::strtol(env, &end, 10);
         // A malformed value falls back to every core: this runs before main(), where a throw
         // could only terminate.
-        if (end != env && *end == '\0' && n > 0 && n <= 4096) return static_cast<int>(n);
+        if (end != env && *end == '\0' && n > 0 && n <= max_num_threads) return static_cast<int>(n);
     }
     unsigned hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 1 : static_cast<int>(hw);
+    return hw == 0 ? 1 : static_cast<int>(std::min<unsigned>(hw, max_num_threads));
 }
 
 // TBB's limit is process-wide; OpenMP's is per thread, so each thread adopts it lazily
@@ -53,6 +54,9 @@ void apply(int n) {
 
 void set_num_threads(int n) {
     if (n < 1) fail("set_num_threads", "n must be at least 1, got {}", n);
+    if (n > max_num_threads)
+        fail("set_num_threads", "n must be at most {} (max_num_threads), got {}", max_num_threads,
+             n);
     std::lock_guard lock(control_mutex);
     apply(n);
 }

@@ -14,10 +14,16 @@
 
 namespace nalgrad {
 
+// The most threads set_num_threads and NALGRAD_NUM_THREADS accept. libgomp makes every thread it
+// is told to (1 << 20 crashed inside it, INT_MAX ran the machine out of memory); 4096 runs.
+inline constexpr int max_num_threads = 4096;
+
 // Threads for TBB (global arena) and OpenMP (oneDNN) alike, on every thread: one that calls ops
 // (the main thread or a std::thread) adopts the setting at its next oneDNN call, and primitives
-// created under the old setting are made afresh. Default: NALGRAD_NUM_THREADS from the
-// environment, else every core.
+// created under the old setting are made afresh. `n` must be 1 to max_num_threads; any other
+// value throws nalgrad::Error and changes nothing. Default: NALGRAD_NUM_THREADS from the
+// environment when it is a whole number in that range (anything else is ignored, since it is read
+// before main() runs, where a throw could only terminate), else every core.
 void set_num_threads(int n);
 int get_num_threads();
 
@@ -46,7 +52,9 @@ inline constexpr int64_t serial_grain = 32768;
 template <typename Body>
 void parallel_for(int64_t n, int64_t cost_per_item, Body&& body) {
     if (n <= 0) return;
-    if (n * cost_per_item < serial_grain || n == 1) {
+    int64_t work = 0;  // a product that overflows is plenty of work
+    const bool huge = __builtin_mul_overflow(n, cost_per_item, &work);
+    if ((!huge && work < serial_grain) || n == 1) {
         body(int64_t{0}, n);
         return;
     }

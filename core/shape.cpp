@@ -1,5 +1,6 @@
 #include "core/shape.hpp"
 
+#include "core/checked.hpp"
 #include "core/error.hpp"
 
 namespace nalgrad {
@@ -18,9 +19,11 @@ void Shape::push_back(int64_t d) {
 }
 
 int64_t Shape::numel() const {
-    int64_t n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[i];
-    return n;
+    // Every shape made from user input is checked where it is made (tensors, reshape,
+    // broadcasting, windows); this is the backstop against a count that wraps unseen.
+    const Checked n = checked_product({begin(), end()});
+    if (!n.ok()) fail("shape", "the element count of {} overflows int64", str());
+    return n.value();
 }
 
 int64_t Shape::dim(int axis) const {

@@ -6,28 +6,14 @@
 #include <limits>
 #include <new>
 
-#include <unistd.h>
-
 #include "core/allocator.hpp"
 #include "core/block_pool.hpp"
+#include "core/checked.hpp"
+#include "core/limits.hpp"
 #include "core/random.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad {
-
-namespace {
-std::size_t physical_memory() {
-    static const std::size_t bytes = [] {
-        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : SIZE_MAX;
-    }();
-    return bytes;
-}
-std::string gib(std::size_t bytes) {
-    return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-}
-
-}  // namespace
 
 Storage::Storage(std::size_t n) : bytes(n) {
     // Refuse what cannot fit before asking: with overcommit the allocation would succeed and the
@@ -45,27 +31,12 @@ Storage::~Storage() {
     allocator::release(data, bytes);
 }
 
-namespace {
-
-void check_shape(const Shape& shape, std::string_view op) {
-    int64_t n = 1;
-    for (int64_t d : shape) {
-        if (d < 0) fail(op, "negative extent in shape {}", shape);
-        // Overflow of the element count (or of its byte size) would allocate too little.
-        if (d != 0 && n > std::numeric_limits<int64_t>::max() / 8 / d)
-            fail(op, "shape {} has too many elements", shape);
-        n *= d;
-    }
-}
-
-}  // namespace
-
 void fail_not_floating(std::string_view op, DType d) {
     fail(op, "needs a floating-point tensor (f32 or f64), got {}", dtype_name(d));
 }
 
 Tensor::Tensor(Shape shape, DType dtype) : shape_(shape), dtype_(dtype) {
-    check_shape(shape, "tensor");
+    check_allocation("tensor", "a tensor", shape, dtype);
     storage_ = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>{}, nbytes());
 }
 
@@ -97,7 +68,8 @@ std::vector<double> Tensor::to_vector() const {
 Tensor Tensor::reshape(Shape shape) const {
     if (!defined()) throw Error("reshape: undefined tensor");
     int infer = -1;
-    int64_t known = 1;
+    Checked known = 1;
+    bool empty = false;  // a zero extent: no element, however large the others
     for (int i = 0; i < shape.rank(); ++i) {
         if (shape[i] == -1) {
             if (infer >= 0) fail("reshape", "more than one -1 in target shape {}", shape);
@@ -105,18 +77,24 @@ Tensor Tensor::reshape(Shape shape) const {
         } else if (shape[i] < 0) {
             fail("reshape", "negative extent in target shape {}", shape);
         } else {
-            known *= shape[i];
+            empty = empty || shape[i] == 0;
+            known = known * shape[i];
         }
     }
+    if (empty) known = 0;
+    // A product that wraps could equal the input's count (3 x 6148914691236517206 wraps to 2).
+    if (!known.ok())
+        fail("reshape", "target {} has more elements than int64 can count; input {} has {}", shape,
+             shape_, numel());
     if (infer >= 0) {
-        if (known == 0 || numel() % known != 0)
+        if (known.value() == 0 || numel() % known.value() != 0)
             fail("reshape", "cannot infer -1: input {} has {} elements, target is {}", shape_,
                  numel(), shape);
-        shape[infer] = numel() / known;
-    }
-    if (shape.numel() != numel())
+        shape[infer] = numel() / known.value();
+    } else if (known.value() != numel()) {
         fail("reshape", "input {} has {} elements, target {} has {}", shape_, numel(), shape,
-             shape.numel());
+             known.value());
+    }
     Tensor view = *this;
     view.shape_ = shape;
     return view;
@@ -169,15 +147,19 @@ Tensor& Tensor::copy_(const Tensor& source) {
 }
 
 Tensor empty(Shape shape, DType dtype) {
+    check_allocation("empty", "the tensor", shape, dtype);
     return Tensor(shape, dtype);
 }
 Tensor zeros(Shape shape, DType dtype) {
+    check_allocation("zeros", "the tensor", shape, dtype);
     return full(shape, 0.0, dtype);
 }
 Tensor ones(Shape shape, DType dtype) {
+    check_allocation("ones", "the tensor", shape, dtype);
     return full(shape, 1.0, dtype);
 }
 Tensor full(Shape shape, double value, DType dtype) {
+    check_allocation("full", "the tensor", shape, dtype);
     Tensor t(shape, dtype);
     t.fill_(value);
     return t;
@@ -187,6 +169,7 @@ Tensor zeros_like(const Tensor& t) {
 }
 
 Tensor tensor(const std::vector<double>& values, Shape shape, DType dtype) {
+    check_allocation("tensor", "the tensor", shape, dtype);
     Tensor t(shape, dtype);
     if (static_cast<int64_t>(values.size()) != t.numel())
         fail("tensor", "{} values given for shape {} of {} elements", values.size(), shape,
@@ -220,9 +203,21 @@ Tensor arange(int64_t n, DType dtype) {
 }
 
 Tensor arange(double start, double stop, double step, DType dtype) {
-    if (step == 0 || !std::isfinite(step)) fail("arange", "step must be finite and non-zero");
-    double count = std::ceil((stop - start) / step);
-    int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+    // Non-finite bounds would give a count of NaN or infinity (arange(0, NaN, 1) used to return
+    // an empty tensor); PyTorch refuses them too.
+    if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
+        fail("arange", "start, end and step must be finite, got start {}, end {}, step {}", start,
+             stop, step);
+    if (step == 0)
+        fail("arange", "step must be non-zero, got start {}, end {}, step 0", start, stop);
+    const double count = std::ceil((stop - start) / step);
+    // 2^62: below it the double converts exactly enough; check_allocation then compares the
+    // bytes with the machine's memory.
+    if (!(count < 0x1p62))
+        fail("arange", "start {}, end {} and step {} give {} elements, more than can be allocated",
+             start, stop, step, count);
+    const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+    check_allocation("arange", "the tensor", {n}, dtype);
     Tensor t({n}, dtype);
     visit_dtype(dtype, [&]<typename T>(T) {
         T* d = t.data<T>();
@@ -233,7 +228,8 @@ Tensor arange(double start, double stop, double step, DType dtype) {
 
 namespace {
 template <typename Draw>
-Tensor fill_random(Shape shape, DType dtype, Draw draw) {
+Tensor fill_random(std::string_view op, Shape shape, DType dtype, Draw draw) {
+    check_allocation(op, "the tensor", shape, dtype);
     Tensor t(shape, dtype);
     // Serial on purpose: the sequence must not depend on the thread count.
     visit_dtype(dtype, [&]<typename T>(T) {
@@ -246,14 +242,14 @@ Tensor fill_random(Shape shape, DType dtype, Draw draw) {
 
 Tensor uniform(Shape shape, double low, double high, DType dtype, Generator& gen) {
     if (!(low <= high)) fail("uniform", "low {} is above high {}", low, high);
-    return fill_random(shape, dtype, [&] { return low + (high - low) * gen.uniform(); });
+    return fill_random("uniform", shape, dtype, [&] { return low + (high - low) * gen.uniform(); });
 }
 Tensor uniform(Shape shape, DType dtype, Generator& gen) {
     return uniform(shape, 0.0, 1.0, dtype, gen);
 }
 Tensor normal(Shape shape, double mean, double stddev, DType dtype, Generator& gen) {
     if (!(stddev >= 0)) fail("normal", "stddev must be non-negative, got {}", stddev);
-    return fill_random(shape, dtype, [&] { return mean + stddev * gen.normal(); });
+    return fill_random("normal", shape, dtype, [&] { return mean + stddev * gen.normal(); });
 }
 Tensor normal(Shape shape, DType dtype, Generator& gen) {
     return normal(shape, 0, 1, dtype, gen);

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <span>
 
+#include "core/checked.hpp"
 #include "core/random.hpp"
 
 namespace nalgrad::data {
@@ -34,8 +35,10 @@ struct Batches::Iterator::State {
     }
 
     Batch assemble(int64_t i) const {
+        // i < size(), so begin < n; begin + batch could wrap for a batch near INT64_MAX.
+        const int64_t n = static_cast<int64_t>(order.size());
         int64_t begin = i * options.batch;
-        int64_t end = std::min<int64_t>(begin + options.batch, static_cast<int64_t>(order.size()));
+        int64_t end = begin + std::min<int64_t>(options.batch, n - begin);
         std::span<const int64_t> indices(order.data() + begin,
                                          static_cast<std::size_t>(end - begin));
         return {data.gather_images(indices, options.mean, options.stddev, options.dtype),
@@ -92,7 +95,7 @@ Batches::Batches(Dataset data, BatchOptions options)
 int64_t Batches::size() const {
     int64_t n = data_.size();
     return options_.last == LastBatch::drop ? n / options_.batch
-                                            : (n + options_.batch - 1) / options_.batch;
+                                            : ceil_div(n, options_.batch).value();
 }
 
 std::vector<int64_t> Batches::order(int64_t epoch) const {

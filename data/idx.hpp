@@ -1,6 +1,6 @@
 // IDX files, the format of MNIST and Fashion-MNIST: a big-endian magic number 0x000008NN (0x08:
 // unsigned bytes, NN: the number of dimensions), NN big-endian 32-bit extents, then the bytes in
-// row-major order. Files may be gzip-compressed or plain; zlib reads both.
+// row-major order. Files may be plain or gzip-compressed (one member or several, concatenated).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -15,7 +15,8 @@ struct IdxArray {
 
 // Reads an IDX file of unsigned bytes with `rank` dimensions (magic 0x00000800 + rank). Throws
 // nalgrad::Error naming the file and the problem: missing, not IDX, another element type or rank,
-// truncated, longer than its dimensions say, or a damaged gzip stream.
+// truncated, longer than its dimensions say, a damaged gzip stream, or bytes after the gzip data
+// that are not gzip data (trailing garbage, which zlib's gzread would skip silently).
 IdxArray read_idx(const std::string& path, int rank);
 
 enum class Compression { none, gzip };

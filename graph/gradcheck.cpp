@@ -8,16 +8,23 @@
 namespace nalgrad {
 namespace {
 
+// fn's result, refused by name when it is undefined (which Var would report as its own misuse).
+Var call(const GradcheckFn& fn, const std::vector<Var>& inputs) {
+    Var out = fn(inputs);
+    if (!out.defined()) fail("gradcheck", "the function returned an undefined variable");
+    return out;
+}
+
 // The function's value with the inputs as they are now, recording nothing.
 Tensor evaluate(const GradcheckFn& fn, const std::vector<Var>& inputs) {
     NoGradGuard no_grad;
-    return fn(inputs).value().clone();
+    return call(fn, inputs).value().clone();
 }
 
 // Gradients of <seed, fn(inputs)> with respect to every input (zeros where none reached).
 std::vector<Tensor> vjp(const GradcheckFn& fn, const std::vector<Var>& inputs, const Tensor& seed) {
     for (Var v : inputs) v.zero_grad();
-    Var out = fn(inputs);
+    Var out = call(fn, inputs);
     std::vector<Tensor> grads(inputs.size());
     if (out.requires_grad()) out.backward(seed);
     for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "core/block_pool.hpp"
 #include "core/source_location.hpp"
@@ -59,6 +60,7 @@ struct TapeRecord {
     InlineVector<uint64_t, 3> input_versions;  // to detect in-place changes before backward
     BackwardFn backward;                       // released when the record is freed
     uint64_t sequence = 0;                     // place on the tape
+    uint64_t reached = 0;                      // the last backward() that can reach it
     SourceLocation where;                      // the user's call, or line 0
     bool freed = false;
 
@@ -75,6 +77,26 @@ struct VarAccess {
 inline const std::shared_ptr<VarNode>& node_of(const Var& v) {
     return VarAccess::node(v);
 }
+
+// This thread's tape: weak references to its records in recording order (graph/var.cpp).
+struct Tape {
+    std::vector<std::weak_ptr<TapeRecord>> records;
+    uint64_t next_sequence = 0;
+    std::size_t compact_at = 1024;
+
+    // Drops entries whose records died (their outputs went out of scope) or were freed (the sweep
+    // empties those), so the tape does not grow without bound in loops that never call backward().
+    void compact();
+};
+Tape& this_thread_tape();
+
+// The sweep (graph/backward.cpp): seeds `root` with `seed` (taken, not copied, when nobody else
+// holds it) and back-propagates through this thread's tape. Refuses a root recorded on another
+// thread. A failure leaves every gradient as it was (graph/backward.cpp says what else).
+void run_backward(const std::shared_ptr<VarNode>& root, Tensor seed, BackwardOptions options);
+// A leaf's gradient, changed under the leaf's lock (threads may share a leaf).
+void add_to_leaf_gradient(VarNode& leaf, Tensor&& contribution);
+void clear_leaf_gradient(VarNode& leaf);
 
 // True when an op on these inputs must be recorded: grad mode is on and one of them needs a
 // gradient. Ops use it to skip saving tensors that backward would need.

@@ -195,6 +195,23 @@ Entry parse_entry(const std::string& name, const Json& value, uint64_t data_byte
     return entry;
 }
 
+// A parser callback that notes in `duplicate` the first key that appears twice in one JSON object,
+// at any depth: nlohmann's parser would keep the last and drop the others.
+nlohmann::json::parser_callback_t duplicate_key_finder(std::optional<std::string>& duplicate) {
+    return [&duplicate, open = std::vector<std::set<std::string>>{}](int, Json::parse_event_t event,
+                                                                     Json& parsed) mutable {
+        if (event == Json::parse_event_t::object_start) {
+            open.emplace_back();
+        } else if (event == Json::parse_event_t::object_end && !open.empty()) {
+            open.pop_back();
+        } else if (event == Json::parse_event_t::key && !open.empty() && !duplicate &&
+                   !open.back().insert(parsed.get<std::string>()).second) {
+            duplicate = parsed.get<std::string>();
+        }
+        return true;
+    };
+}
+
 // Reads and checks the header: lengths against the file size, JSON, every entry, and that the
 // tensors tile the data exactly (no overlap, no gap, nothing after them: the format's rule).
 Header read_header(const Fd& fd, const std::string& path) {
@@ -218,7 +235,8 @@ Header read_header(const Fd& fd, const std::string& path) {
     std::string text(header_bytes, '\0');
     read_exactly(fd, text.data(), header_bytes, 8, path);
 
-    Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    std::optional<std::string> duplicate;
+    Json json = Json::parse(text, duplicate_key_finder(duplicate), /*allow_exceptions=*/false);
     if (json.is_discarded()) fail("load", "'{}': the header is not valid JSON", path);
     if (!json.is_object()) fail("load", "'{}': the header is not a JSON object", path);
 
@@ -255,6 +273,12 @@ Header read_header(const Fd& fd, const std::string& path) {
     if (covered != header.data_bytes)
         fail("load", "'{}': {} data bytes after the last tensor belong to no tensor", path,
              header.data_bytes - covered);
+    // Last: a duplicate whose twin's bytes now belong to no tensor is reported as that above.
+    if (duplicate)
+        fail("load",
+             "'{}': the header names '{}' twice in one object (the format forbids duplicate "
+             "names; a JSON reader would keep one of them silently)",
+             path, *duplicate);
     return header;
 }
 

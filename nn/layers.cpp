@@ -3,6 +3,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "core/limits.hpp"
 #include "ops/dropout.hpp"
 #include "ops/linear.hpp"
 
@@ -42,6 +43,9 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOp
     check_positive("Conv2d", "out_channels", out_channels);
     check_positive("Conv2d", "kernel height", kernel.h);
     check_positive("Conv2d", "kernel width", kernel.w);
+    // Also keeps the fan-in product below from wrapping.
+    check_allocation("Conv2d", "the weight", {kernel.h, kernel.w, in_channels, out_channels},
+                     init.dtype);
     weight = he_uniform({kernel.h, kernel.w, in_channels, out_channels},
                         kernel.h * kernel.w * in_channels, init);
     bias = requires_grad(zeros({out_channels}, init.dtype));
@@ -54,6 +58,7 @@ Var Conv2d::operator()(const Var& x, SourceLocation where) const {
 Dense::Dense(int64_t in_features, int64_t out_features, LayerInit init) {
     check_positive("Dense", "in_features", in_features);
     check_positive("Dense", "out_features", out_features);
+    check_allocation("Dense", "the weight", {in_features, out_features}, init.dtype);
     weight = he_uniform({in_features, out_features}, in_features, init);
     bias = requires_grad(zeros({out_features}, init.dtype));
 }

@@ -1,5 +1,7 @@
 #include "ops/checks.hpp"
 
+#include "core/limits.hpp"
+
 namespace nalgrad::checks {
 
 void require_defined(std::string_view op, std::string_view name, const Var& v) {
@@ -27,6 +29,11 @@ void require_rank(std::string_view op, std::string_view name, const Var& v, int 
     if (v.rank() == rank) return;
     if (layout.empty()) fail(op, "{} must be {}-D, got shape {}", name, rank, v.shape());
     fail(op, "{} must be {}-D {}, got shape {}", name, rank, layout, v.shape());
+}
+
+void require_allocatable(std::string_view op, std::string_view what, const Shape& shape,
+                         DType dtype) {
+    check_allocation(op, what, shape, dtype);
 }
 
 }  // namespace nalgrad::checks

@@ -19,4 +19,10 @@ void require_same_dtype(std::string_view op, std::string_view a_name, const Var&
 void require_rank(std::string_view op, std::string_view name, const Var& v, int rank,
                   std::string_view layout = {});
 
+// What the op will allocate (`what`: "the output", "the result") fits: no extent is negative, the
+// element and byte counts fit int64 and the bytes do not exceed the machine's memory
+// (core/limits.hpp). Ops call it before allocating, so the refusal names them.
+void require_allocatable(std::string_view op, std::string_view what, const Shape& shape,
+                         DType dtype);
+
 }  // namespace nalgrad::checks

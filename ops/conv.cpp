@@ -54,6 +54,7 @@ Var conv2d(const Var& x, const Var& k, const Var& b, const Conv2dOptions& option
     if (b.defined() && (b.rank() != 1 || b.size(0) != k.size(3)))
         fail(op, "bias length differs from kernel output channels: b is {}, k is {}", b.shape(),
              k.shape());
+    checks::require_allocatable(op, "the output", w.output_shape(k.size(3)), x.dtype());
 
     const bool has_bias = b.defined();
     Tensor y = kernels::conv2d_forward(x.value(), k.value(), has_bias ? b.value() : Tensor{}, w,

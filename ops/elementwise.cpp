@@ -12,12 +12,14 @@ namespace {
 using kernels::BinaryOp;
 using kernels::sum_to;
 
-// Both operands floating and of one dtype. (The kernel checks the shapes.)
+// Both operands floating and of one dtype, broadcasting to a result that can be allocated.
 void check_operands(BinaryOp op, const Var& a, const Var& b) {
     const std::string_view name = kernels::name_of(op);
     checks::require_float(name, "a", a);
     checks::require_float(name, "b", b);
     checks::require_same_dtype(name, "a", a, "b", b);
+    checks::require_allocatable(name, "the result",
+                                kernels::broadcast_shapes(name, a.shape(), b.shape()), a.dtype());
 }
 
 // A double operand as a constant rank-0 variable of the other operand's dtype (f64 when that

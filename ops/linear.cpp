@@ -20,6 +20,7 @@ void check_float_matrix(std::string_view op, std::string_view name, const Var& v
 // it (d left = dy right^T, d right = left^T dy).
 Var product(std::string_view op, const SourceLocation& where, const Var& left, const Var& right,
             const Var& bias) {
+    checks::require_allocatable(op, "the output", {left.size(0), right.size(1)}, left.dtype());
     const Tensor y = kernels::matmul(left.value(), right.value(), Transposed::none,
                                      bias.defined() ? bias.value() : Tensor{});
     if (!recording({left, right, bias})) return Var(y);

@@ -17,6 +17,8 @@ namespace nalgrad {
 Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation where) {
     checks::require_float("max_pool2d", "x", x);
     auto plan = kernels::max_pool_plan(x.shape(), options);
+    checks::require_allocatable("max_pool2d", "the output",
+                                plan->window.output_shape(plan->window.channels), x.dtype());
     const bool training = recording({x});
     auto purpose = training ? kernels::Purpose::training : kernels::Purpose::inference;
     // Not a structured binding: clang 14 cannot capture one in a lambda.
@@ -26,7 +28,7 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation whe
                       [saved = result.saved](const Grads& dy, const Needed&) -> Grads {
                           return {kernels::max_pool_backward(*saved, dy[0])};
                       });
-    Tensor y = kernels::relu(result.y);
+    Tensor y = kernels::relu(result.y, result.finite);
     result.y = Tensor{};
     return record("max_pool2d_relu", where, y, {x},
                   [saved = result.saved, y](const Grads& dy, const Needed&) -> Grads {
@@ -39,6 +41,8 @@ Var max_pool2d(const Var& x, const MaxPool2dOptions& options, SourceLocation whe
 Var avg_pool2d(const Var& x, const AvgPool2dOptions& options, SourceLocation where) {
     checks::require_float("avg_pool2d", "x", x);
     auto plan = kernels::avg_pool_plan(x.shape(), options);
+    checks::require_allocatable("avg_pool2d", "the output",
+                                plan->window.output_shape(plan->window.channels), x.dtype());
     Tensor y = kernels::avg_pool_forward(*plan, x.value());
     return record("avg_pool2d", where, y, {x}, [plan](const Grads& dy, const Needed&) -> Grads {
         return {kernels::avg_pool_backward(*plan, dy[0])};

@@ -146,9 +146,13 @@ void Optimizer::load_state(const State& state) {
         if (entries[index][b]) fail(op, "entry '{}' appears twice", key);
         if (!tensor.defined()) fail(op, "entry '{}' is an undefined tensor", key);
         if (b == step_index) {
-            if (tensor.numel() != 1 || tensor.item() < 1 ||
-                tensor.item() != std::floor(tensor.item()))
-                fail(op, "entry '{}' must hold one positive whole number, got {}", key, tensor);
+            // 2^53: every whole number up to it is exact in double, and converts to int64. Inf,
+            // NaN, 1e30 or 2.5 would make the conversion undefined or the step count a lie.
+            constexpr double max_step = 0x1p53;
+            const double step = tensor.numel() == 1 ? tensor.item() : 0.0;
+            if (!(step >= 1 && step <= max_step && step == std::floor(step)))
+                fail(op, "entry '{}' must hold one positive whole number of at most 2^53, got {}",
+                     key, tensor);
         } else {
             if (!is_floating(tensor.dtype()) || !(tensor.shape() == parameters_[index].shape()))
                 fail(op, "entry '{}' is {} {}, {} is {}", key, dtype_name(tensor.dtype()),

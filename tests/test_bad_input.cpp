@@ -1,6 +1,7 @@
 // The catalogue of wrong uses: each entry does one wrong thing and names the words the
 // nalgrad::Error must contain (the op, the argument, the shapes or values). A wrong use that
 // crashes, throws something else, or throws a vague message fails here.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -489,6 +491,42 @@ std::vector<BadUse> op_table() {
                       ng::Generator gen(1);
                       ng::dropout(Var{}, 0.5, gen);
                   }),
+
+        // sizes that overflow int64 or exceed the machine's memory
+        {"reshape to a shape whose element count wraps to the input's",
+         [] {
+             ng::reshape(c({2}), {3, 6148914691236517206});
+         },
+         {"reshape", "[3, 6148914691236517206]", "int64"}},
+        {"conv2d with padding INT64_MAX",
+         [] {
+             ng::conv2d(c({1, 4, 4, 1}), c({3, 3, 1, 1}), {},
+                        {.padding = Padding(INT64_MAX, 0, 0, 0)});
+         },
+         {"conv2d", "padding 9223372036854775807", "overflows", "[1, 4, 4, 1]"}},
+        {"conv2d with dilation 2^62",
+         [] {
+             ng::conv2d(c({1, 4, 4, 1}), c({3, 3, 1, 1}), {}, {.dilation = int64_t{1} << 62});
+         },
+         {"conv2d", "dilation 4611686018427387904", "overflows"}},
+        {"conv2d whose output exceeds memory",
+         [] {
+             const int64_t p = 1 << 16;
+             ng::conv2d(c({1, 4, 4, 1}), c({3, 3, 1, 1}), {}, {.padding = Padding(p, p, p, p)});
+         },
+         {"conv2d", "cannot allocate the output", "[1, 131074, 131074, 1]", "memory"}},
+        {"max_pool2d with padding INT64_MAX",
+         [] {
+             ng::max_pool2d(c({1, 4, 4, 1}), {.padding = Padding(0, INT64_MAX, 0, 0)});
+         },
+         {"max_pool2d", "overflows", "[1, 4, 4, 1]"}},
+        {"add whose broadcast result exceeds memory",
+         [] {
+             (void)(c({1 << 20, 1}) + c({1, 1 << 20}));
+         },
+         {"add", "cannot allocate the result", "[1048576, 1048576]"}},
+        {"arange to NaN", [] { ng::arange(0, std::nan(""), 1); }, {"arange", "finite", "nan"}},
+        {"arange past memory", [] { ng::arange(0, 1e300, 1); }, {"arange", "1e+300"}},
     };
 }
 
@@ -594,6 +632,37 @@ std::vector<BadUse> tape_and_optimizer_table() {
              ng::zeros({2, -3});
          },
          {"tensor", "negative", "[2, -3]"}},
+
+        // threads and optimizer state
+        {"set_num_threads(1 << 20)",
+         [] { ng::set_num_threads(1 << 20); },
+         {"set_num_threads", "4096", "1048576"}},
+        {"backward on a thread that did not record the graph",
+         [] {
+             const Var loss = ng::sum(v({2}) * 2.0);
+             std::string message;
+             std::thread([&] {
+                 try {
+                     loss.backward();
+                 } catch (const ng::Error& e) {
+                     message = e.what();
+                 }
+             }).join();
+             throw ng::Error(message);
+         },
+         {"backward", "'sum'", "recorded on another thread"}},
+        {"load_state with an infinite step",
+         [] {
+             Var w = v({2});
+             ng::optim::Adam adam({w}, {.lr = 0.1});
+             ng::sum(w * w).backward();
+             adam.step();
+             ng::optim::State state = adam.state();
+             for (auto& [name, t] : state)
+                 if (name == "0.step") t = ng::scalar(std::numeric_limits<double>::infinity(), f64);
+             adam.load_state(state);
+         },
+         {"Adam.load_state", "0.step", "whole number", "inf"}},
     };
 }
 

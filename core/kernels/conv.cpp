@@ -1,9 +1,13 @@
 #include "core/kernels/conv.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
+#include "core/kernels/elementwise.hpp"
+#include "core/kernels/finite.hpp"
 #include "core/kernels/onednn.hpp"
 
 namespace nalgrad::kernels {
@@ -310,24 +314,63 @@ ConvWeightGrads onednn_backward_weights(const Tensor& x, const Tensor& dy,
     return g;
 }
 
+// oneDNN's relu post-op turns a NaN pre-activation into 0 in some implementations (its jit
+// kernels take max(z, 0)), where the NaN rule keeps NaN (docs/semantics.md). So the post-op
+// serves only when no pre-activation can be NaN: x, k and b finite, and no sum able to overflow
+// into Inf - Inf, as |z| <= max|x| max|k| taps + max|b| stays below FLT_MAX / 2 (the half
+// covers rounding). This costs one read pass over x (k and b are small): unavoidable, since
+// nothing else tells whether x holds a NaN before oneDNN drops it.
+bool relu_post_op_safe(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w) {
+    const double kmax = max_abs_or_inf(k);
+    const double bmax = b.defined() ? max_abs_or_inf(b) : 0.0;
+    if (!std::isfinite(kmax) || !std::isfinite(bmax)) return false;
+    const double xmax = max_abs_or_inf(x);
+    const auto taps = static_cast<double>(w.kernel_h * w.kernel_w * w.channels);
+    return xmax * kmax * taps + bmax < std::numeric_limits<float>::max() / 2;
+}
+
+Tensor onednn_forward_nan_safe(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
+                               Activation activation) {
+    if (activation == Activation::relu && !relu_post_op_safe(x, k, b, w))
+        return relu(onednn_forward(x, k, b, w, Activation::none));
+    return onednn_forward(x, k, b, w, activation);
+}
+
 }  // namespace
 
+// float32 runs on oneDNN unless the geometry is beyond it (onednn::fits_onednn) or oneDNN refuses
+// it with a dnnl::error; the direct loops then compute the same formulas.
 Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
                       Activation activation) {
     if (activation == Activation::relu) ++stats.relu_fused_forwards;
-    if (x.dtype() == f32) return onednn_forward(x, k, b, w, activation);
+    if (x.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_forward_nan_safe(x, k, b, w, activation);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_forward_direct(x, k, b, w, activation);
 }
 
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& k, const Window2d& w) {
-    if (dy.dtype() == f32) return onednn_backward_data(dy, k, w);
+    if (dy.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_backward_data(dy, k, w);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_backward_data_direct(dy, k, w);
 }
 
 ConvWeightGrads conv2d_backward_weights(const Tensor& x, const Tensor& dy,
                                         const Shape& kernel_shape, const Window2d& w,
                                         bool with_bias) {
-    if (x.dtype() == f32) return onednn_backward_weights(x, dy, kernel_shape, w, with_bias);
+    if (x.dtype() == f32 && onednn::fits_onednn(w)) {
+        try {
+            return onednn_backward_weights(x, dy, kernel_shape, w, with_bias);
+        } catch (const dnnl::error&) {
+        }
+    }
     return conv2d_backward_weights_direct(x, dy, kernel_shape, w, with_bias);
 }
 

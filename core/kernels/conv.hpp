@@ -15,7 +15,8 @@ namespace nalgrad::kernels {
 
 // y[n, r, c, o] = b[o] + sum_{i, j, ch} x[n, r*sh + i*dh - pt, c*sw + j*dw - pl, ch] * k[i, j, ch,
 // o]; `b` may be undefined (no bias). `activation` is applied to each y element as it is written
-// (relu: max(y, 0), NaN to 0 like kernels::relu), in float32 as a oneDNN post-op.
+// (relu: max(y, 0), NaN kept like kernels::relu), in float32 as a oneDNN post-op when no
+// pre-activation can be NaN (conv.cpp).
 Tensor conv2d_forward(const Tensor& x, const Tensor& k, const Tensor& b, const Window2d& w,
                       Activation activation = Activation::none);
 // dx: every input element sums dy * k over the outputs and kernel taps that read it.

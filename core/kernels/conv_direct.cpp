@@ -54,7 +54,8 @@ void forward_loops(const T* x, const T* k, const T* b, T* y, const Window2d& w, 
                     }
                 }
                 if (activation == Activation::relu)
-                    for (int64_t o = 0; o < ychn; ++o) out[o] = out[o] > 0 ? out[o] : T(0);
+                    for (int64_t o = 0; o < ychn; ++o)
+                        out[o] = out[o] <= 0 ? T(0) : out[o];  // NaN stays
             }
         }
     });

@@ -4,6 +4,8 @@
 #include <array>
 #include <cmath>
 
+#include "core/checked.hpp"
+#include "core/kernels/finite.hpp"
 #include "core/kernels/loops.hpp"
 #include "core/kernels/onednn.hpp"
 #include "core/runtime.hpp"
@@ -39,6 +41,10 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
             fail(op, "shapes cannot broadcast: a is {}, b is {}", a, b);
         out.push_back(ea == 1 ? eb : ea);
     }
+    // [n, 1] + [1, n] holds n^2 elements, which may wrap although each operand fits.
+    if (!checked_product({out.begin(), out.end()}).ok())
+        fail(op, "the broadcast of a {} and b {} is {}, whose element count overflows int64", a, b,
+             out);
     return out;
 }
 
@@ -298,16 +304,19 @@ Eltwise& relu_primitives(int64_t n) {
 
 }  // namespace
 
-// The primitives see every tensor as flat: [numel], plain.
-Tensor relu(const Tensor& x) {
-    if (relu_on_onednn(x)) {
+// The primitives see every tensor as flat: [numel], plain. oneDNN's relu turns NaN into 0; the
+// NaN rule keeps it (docs/semantics.md), so an input holding a NaN runs on the own loop. The scan
+// is a read pass over x, stopping at the first non-finite chunk: nothing else tells whether oneDNN
+// would drop a NaN. (Inf is safe on oneDNN; the scan finds it too and merely picks the own loop.)
+Tensor relu(const Tensor& x, bool finite) {
+    if (relu_on_onednn(x) && (finite || all_finite(x))) {
         Tensor y(x.shape(), x.dtype());
         relu_primitives(x.numel()).forward.run(
             {onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y)});
         return y;
     }
     return map_tensors(
-        "relu", cheap, [](auto v) { return v > 0 ? v : decltype(v){0}; }, x);
+        "relu", cheap, [](auto v) { return v <= 0 ? decltype(v){0} : v; }, x);  // NaN stays
 }
 Tensor relu_backward(const Tensor& y, const Tensor& dy) {
     if (relu_on_onednn(y) && dy.dtype() == DType::f32 && y.shape() == dy.shape()) {

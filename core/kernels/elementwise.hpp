@@ -37,8 +37,11 @@ Tensor sqrt(const Tensor& x);
 Tensor sqrt_backward(const Tensor& y, const Tensor& dy);  // dy / (2 y)
 Tensor pow(const Tensor& x, double exponent);
 Tensor pow_backward(const Tensor& x, double exponent, const Tensor& dy);  // dy p x^(p-1)
-Tensor relu(const Tensor& x);
-// dx = dy where y > 0, else 0 (the mask comes from the output, so x need not be saved).
+// max(x, 0); NaN stays NaN. `finite`: the caller knows x holds no NaN or Inf (a pooled output
+// whose input was scanned), so a float32 relu on oneDNN need not scan it again.
+Tensor relu(const Tensor& x, bool finite = false);
+// dx = dy where y > 0, else 0, also where y is NaN (the mask comes from the output, so x need not
+// be saved).
 Tensor relu_backward(const Tensor& y, const Tensor& dy);
 Tensor sigmoid(const Tensor& x);                             // stable for large |x|
 Tensor sigmoid_backward(const Tensor& y, const Tensor& dy);  // dy y (1 - y)

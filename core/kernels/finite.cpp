@@ -1,8 +1,10 @@
 #include "core/kernels/finite.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/runtime.hpp"
 
@@ -37,7 +39,41 @@ bool chunk_has_non_finite(const T* data, int64_t begin, int64_t end) {
     return found != 0;
 }
 
+// max over i of the bits of |data[i]|: NaN and Inf have the largest (exponent all ones).
+template <typename T>
+typename FloatBits<T>::Int chunk_max_abs_bits(const T* data, int64_t begin, int64_t end) {
+    using Int = typename FloatBits<T>::Int;
+    constexpr Int magnitude = ~(Int{1} << (8 * sizeof(Int) - 1));
+    Int top = 0;
+    for (int64_t i = begin; i < end; ++i) {
+        Int bits;
+        std::memcpy(&bits, data + i, sizeof bits);
+        top = std::max(top, static_cast<Int>(bits & magnitude));
+    }
+    return top;
+}
+
 }  // namespace
+
+double max_abs_or_inf(const Tensor& t) {
+    return visit_float("max_abs", t.dtype(), [&]<typename T>(T) {
+        using Int = typename FloatBits<T>::Int;
+        const T* data = t.data<T>();
+        std::atomic<uint64_t> top = 0;
+        parallel_for(t.numel(), 1, [&](int64_t begin, int64_t end) {
+            const uint64_t mine = chunk_max_abs_bits(data, begin, end);
+            uint64_t seen = top.load(std::memory_order_relaxed);
+            while (mine > seen && !top.compare_exchange_weak(seen, mine)) {
+            }
+        });
+        const auto bits = static_cast<Int>(top.load());
+        if ((bits & FloatBits<T>::exponent) == FloatBits<T>::exponent)
+            return std::numeric_limits<double>::infinity();
+        T value;
+        std::memcpy(&value, &bits, sizeof value);
+        return static_cast<double>(value);
+    });
+}
 
 bool all_finite(const Tensor& t) {
     if (!t.defined() || !is_floating(t.dtype())) return true;

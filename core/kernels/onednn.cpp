@@ -108,6 +108,17 @@ void Primitive::run(std::initializer_list<Arg> args) const {
     stream().wait();
 }
 
+bool fits_onednn(const Window2d& w) {
+    constexpr int64_t limit = int64_t{1} << 31;
+    for (int64_t v : {w.batch, w.in_h, w.in_w, w.channels, w.kernel_h, w.kernel_w, w.stride_h,
+                      w.stride_w, w.dilation_h, w.dilation_w, w.pad_top, w.pad_bottom, w.pad_left,
+                      w.pad_right, w.out_h, w.out_w})
+        if (v >= limit) return false;
+    // Below 2^31 each, these sums cannot wrap.
+    return w.in_h + w.pad_top + w.pad_bottom < limit && w.in_w + w.pad_left + w.pad_right < limit &&
+           (w.kernel_h - 1) * w.dilation_h < limit && (w.kernel_w - 1) * w.dilation_w < limit;
+}
+
 std::string implementation(const dnnl::primitive_desc_base& pd) {
     return pd.impl_info_str();
 }

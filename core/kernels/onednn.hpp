@@ -19,6 +19,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/geometry.hpp"
 #include "core/kernels/cache_key.hpp"
 #include "core/runtime.hpp"
 #include "core/tensor.hpp"
@@ -118,6 +119,12 @@ class Cache {
     std::list<Entry> entries_;
     std::unordered_map<CacheKey, typename std::list<Entry>::iterator, CacheKey::Hash> index_;
 };
+
+// Whether oneDNN may take this window. Its JIT kernels keep extents, strides and paddings in
+// 32-bit ints, so a geometry with any of them (or a padded extent) at 2^31 or above runs on the
+// project's own loops instead: padding or strides near INT64_MAX made oneDNN throw or compute
+// garbage. Callers also fall back when oneDNN refuses a geometry with a dnnl::error.
+bool fits_onednn(const Window2d& w);
 
 // The name of the implementation oneDNN chose ("brgconv:avx512_core", "jit_1x1:avx2", ...).
 std::string implementation(const dnnl::primitive_desc_base& pd);

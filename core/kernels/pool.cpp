@@ -4,11 +4,20 @@
 #include <limits>
 
 #include "core/block_pool.hpp"
+#include "core/checked.hpp"
+#include "core/kernels/finite.hpp"
 #include "core/kernels/onednn.hpp"
+#include "core/kernels/pool_onednn.hpp"
+#include "core/limits.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad::kernels {
 namespace {
+
+using pooling::onednn_backward;  // core/kernels/pool_onednn.cpp
+using pooling::onednn_forward;
+using pooling::onednn_pooling;
+using pooling::OnednnPooling;
 
 // ---------------------------------------------------------------------------------------------
 // Geometry: which real input pixels a window reads.
@@ -59,8 +68,11 @@ enum class Writes { outputs, inputs };
 template <typename Visit>
 void for_each_window(const Window2d& g, Writes writes, Visit&& visit) {
     const int64_t phases =
-        writes == Writes::inputs ? (g.kernel_h + g.stride_h - 1) / g.stride_h : int64_t{1};
-    const int64_t cost = g.out_w * g.kernel_h * g.kernel_w * g.channels;
+        writes == Writes::inputs ? ceil_div(g.kernel_h, g.stride_h).value() : int64_t{1};
+    // A window reads at most the image's rows and columns, however large the kernel.
+    const Checked reads =
+        Checked(g.out_w) * std::min(g.kernel_h, g.in_h) * std::min(g.kernel_w, g.in_w) * g.channels;
+    const int64_t cost = reads.ok() ? reads.value() : INT64_MAX;
     for (int64_t phase = 0; phase < std::min(phases, g.out_h); ++phase) {
         const int64_t rows = (g.out_h - phase + phases - 1) / phases;
         parallel_for(g.batch * rows, cost, [&](int64_t begin, int64_t end) {
@@ -84,10 +96,12 @@ void for_each_window(const Window2d& g, Writes writes, Visit&& visit) {
 // ---------------------------------------------------------------------------------------------
 // Plans.
 
+// Window positions grow with the output index, so when some window lies wholly in padding, the
+// first or the last one does: two checks, however many outputs there are.
 void check_no_window_in_padding(std::string_view op, const Shape& x, const Window2d& g) {
     auto check_axis = [&](const char* axis, int64_t outs, int64_t extent, int64_t kernel,
                           int64_t stride, int64_t before, int64_t after, auto span) {
-        for (int64_t o = 0; o < outs; ++o) {
+        for (int64_t o : {int64_t{0}, outs - 1}) {
             Span s = span(g, o);
             if (s.size() > 0) continue;
             int64_t first = o * stride - before;
@@ -104,11 +118,14 @@ void check_no_window_in_padding(std::string_view op, const Shape& x, const Windo
                col_span);
 }
 
+// The output must fit in memory (checked in f32, the smaller dtype: the op checks its own dtype)
+// before anything is sized by it, such as average pooling's divisors.
 PoolPlan make_plan(std::string_view op, const Shape& x, Size2 kernel, Size2 stride,
                    Padding padding) {
     if (stride == Size2{0, 0}) stride = kernel;
     PoolPlan plan;
     plan.window = make_window(op, x, kernel, stride, 1, padding);
+    check_allocation(op, "the output", plan.window.output_shape(plan.window.channels), f32);
     check_no_window_in_padding(op, x, plan.window);
     return plan;
 }
@@ -132,88 +149,6 @@ std::shared_ptr<const PoolPlan> cached_plan(const CacheKey& key, Make&& make) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// oneDNN (float32).
-
-dnnl::memory::desc nhwc_desc(int64_t n, int64_t h, int64_t w, int64_t c) {
-    return {{n, c, h, w}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nhwc};
-}
-dnnl::memory::desc src_desc(const Window2d& g) {
-    return nhwc_desc(g.batch, g.in_h, g.in_w, g.channels);
-}
-dnnl::memory::desc dst_desc(const Window2d& g) {
-    return nhwc_desc(g.batch, g.out_h, g.out_w, g.channels);
-}
-
-dnnl::algorithm algorithm_of(const PoolPlan& plan) {
-    if (plan.kind == PoolKind::max) return dnnl::algorithm::pooling_max;
-    return plan.border == AvgBorder::exclude_padding ? dnnl::algorithm::pooling_avg_exclude_padding
-                                                     : dnnl::algorithm::pooling_avg_include_padding;
-}
-
-// Made once: a backward may hold it while the cache moves on.
-struct OnednnPooling {
-    onednn::Primitive forward;
-    std::size_t workspace_bytes = 0;  // kept: querying the descriptor allocates
-    onednn::Primitive backward;       // training only
-};
-
-// Primitives per plan and propagation kind, cached per thread. A training entry also holds the
-// backward, made with the forward descriptor as its hint so that it reads the forward's
-// workspace.
-std::shared_ptr<const OnednnPooling> onednn_pooling(const PoolPlan& plan, dnnl::prop_kind prop) {
-    thread_local onednn::Cache<std::shared_ptr<const OnednnPooling>> cache;
-    return cache.get(CacheKey(plan.key).append({static_cast<int>(prop)}), [&] {
-        auto p = std::make_shared<OnednnPooling>();
-        const Window2d& g = plan.window;
-        // Trailing padding no window reaches is dropped: oneDNN refuses average pooling
-        // (exclude_padding) with padding as large as the kernel, though such padding changes
-        // nothing (found by tests/fuzz/fuzz_program).
-        auto used_after = [](int64_t out, int64_t stride, int64_t kernel, int64_t in,
-                             int64_t before) {
-            return std::max<int64_t>((out - 1) * stride + kernel - in - before, 0);
-        };
-        const dnnl::memory::dims strides{g.stride_h, g.stride_w}, kernel{g.kernel_h, g.kernel_w},
-            padding_l{g.pad_top, g.pad_left},
-            padding_r{used_after(g.out_h, g.stride_h, g.kernel_h, g.in_h, g.pad_top),
-                      used_after(g.out_w, g.stride_w, g.kernel_w, g.in_w, g.pad_left)};
-        dnnl::pooling_forward::desc forward(prop, algorithm_of(plan), src_desc(g), dst_desc(g),
-                                            strides, kernel, padding_l, padding_r);
-        const dnnl::pooling_forward::primitive_desc forward_pd(forward, onednn::default_attr(),
-                                                               onednn::engine());
-        p->forward = onednn::Primitive(forward_pd);
-        p->workspace_bytes = forward_pd.workspace_desc().get_size();
-        if (prop == dnnl::prop_kind::forward_training) {
-            dnnl::pooling_backward::desc backward(algorithm_of(plan), src_desc(g), dst_desc(g),
-                                                  strides, kernel, padding_l, padding_r);
-            p->backward = onednn::Primitive(dnnl::pooling_backward::primitive_desc(
-                backward, onednn::default_attr(), onednn::engine(), forward_pd));
-        }
-        return std::shared_ptr<const OnednnPooling>(std::move(p));
-    });
-}
-
-Tensor onednn_forward(const PoolPlan& plan, const OnednnPooling& p, const Tensor& x,
-                      Tensor* workspace) {
-    Tensor y(plan.window.output_shape(plan.window.channels), f32);
-    if (workspace) {
-        const auto floats = static_cast<int64_t>((p.workspace_bytes + 3) / 4);
-        *workspace = Tensor({std::max<int64_t>(1, floats)}, f32);
-    }
-    p.forward.run({onednn::arg(DNNL_ARG_SRC, x), onednn::arg(DNNL_ARG_DST, y),
-                   onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
-    return y;
-}
-
-Tensor onednn_backward(const PoolPlan& plan, const OnednnPooling& p, const Tensor& dy,
-                       const Tensor* workspace) {
-    const Window2d& g = plan.window;
-    Tensor dx({g.batch, g.in_h, g.in_w, g.channels}, f32);
-    p.backward.run({onednn::arg(DNNL_ARG_DIFF_DST, dy), onednn::arg(DNNL_ARG_DIFF_SRC, dx),
-                    onednn::optional_arg(DNNL_ARG_WORKSPACE, workspace ? *workspace : Tensor{})});
-    return dx;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The project's own loops (float64, and the tie policies oneDNN lacks).
 
 template <typename T>
@@ -224,14 +159,19 @@ Tensor own_max_forward(const Window2d& g, const Tensor& x) {
     for_each_window(g, Writes::outputs, [&](const WindowPixels& pixels, int64_t yo, int64_t) {
         T* o = out + yo;
         std::fill(o, o + g.channels, -std::numeric_limits<T>::infinity());
+        // A NaN wins and stays (the NaN rule, docs/semantics.md): v != v only for NaN.
         pixels.each([&](int64_t xo) {
-            for (int64_t ch = 0; ch < g.channels; ++ch) o[ch] = std::max(o[ch], in[xo + ch]);
+            for (int64_t ch = 0; ch < g.channels; ++ch) {
+                const T v = in[xo + ch];
+                o[ch] = v > o[ch] || v != v ? v : o[ch];
+            }
         });
     });
     return y;
 }
 
-// The window's maxima are the elements equal to y (y is one of them, so equality is exact).
+// The window's maxima are the elements equal to y (y is one of them, so equality is exact); when
+// y is NaN they are the window's NaNs, as PyTorch sends the gradient to the NaN.
 template <typename T>
 Tensor own_max_backward(const Window2d& g, TiePolicy ties, const Tensor& x, const Tensor& y,
                         const Tensor& dy) {
@@ -243,15 +183,17 @@ Tensor own_max_backward(const Window2d& g, TiePolicy ties, const Tensor& x, cons
     for_each_window(g, Writes::inputs, [&](const WindowPixels& pixels, int64_t yo, int64_t) {
         for (int64_t ch = 0; ch < g.channels; ++ch) {
             const T top = out[yo + ch];
+            const bool nan_top = top != top;
+            auto is_max = [&](T v) { return nan_top ? v != v : v == top; };
             T share = grad[yo + ch];
             if (ties == TiePolicy::split) {
                 int64_t tied = 0;
-                pixels.each([&](int64_t xo) { tied += in[xo + ch] == top; });
+                pixels.each([&](int64_t xo) { tied += is_max(in[xo + ch]); });
                 share /= static_cast<T>(tied);
             }
             bool given = false;
             pixels.each([&](int64_t xo) {
-                if (given || in[xo + ch] != top) return;
+                if (given || !is_max(in[xo + ch])) return;
                 d[xo + ch] += share;
                 given = ties == TiePolicy::first;
             });
@@ -312,6 +254,7 @@ std::shared_ptr<const PoolPlan> avg_pool_plan(const Shape& x, const AvgPool2dOpt
             plan.kind = PoolKind::avg;
             plan.border = o.border;
             const Window2d& g = plan.window;
+            check_allocation("avg_pool2d", "the divisors", {g.out_h, g.out_w}, f64);
             plan.divisors.resize(g.out_h * g.out_w);
             for (int64_t r = 0; r < g.out_h; ++r)
                 for (int64_t c = 0; c < g.out_w; ++c)
@@ -341,23 +284,37 @@ MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, cons
     // our backward finds the tied maxima by comparing x with them.
     const bool onednn_backward_wanted =
         purpose == Purpose::training && plan->ties == TiePolicy::first;
+    // oneDNN's max pooling skips NaN (it gives the largest number, or -FLT_MAX for an all-NaN
+    // window) and starts from -FLT_MAX (an all -Inf window gives -FLT_MAX): a non-finite input
+    // runs on the own loops, which keep NaN. The check is a read pass over x that stops at the
+    // first non-finite chunk; it is unavoidable, since nothing else tells whether x holds a NaN
+    // before oneDNN drops it.
+    bool finite = false;
     visit_float("max_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p =
-                onednn_pooling(*plan, onednn_backward_wanted ? dnnl::prop_kind::forward_training
-                                                             : dnnl::prop_kind::forward_inference);
-            y = onednn_forward(*plan, *p, x, onednn_backward_wanted ? &saved->workspace : nullptr);
-            if (onednn_backward_wanted) saved->primitives = p;
-        } else {
-            y = own_max_forward<T>(plan->window, x);
+            finite = onednn::fits_onednn(plan->window) && all_finite(x);
+            if (finite) {
+                try {
+                    auto p = onednn_pooling(*plan, onednn_backward_wanted
+                                                       ? dnnl::prop_kind::forward_training
+                                                       : dnnl::prop_kind::forward_inference);
+                    y = onednn_forward(*plan, *p, x,
+                                       onednn_backward_wanted ? &saved->workspace : nullptr);
+                    if (onednn_backward_wanted) saved->primitives = p;
+                    return;
+                } catch (const dnnl::error&) {
+                    saved->workspace = Tensor{};  // refused: the own loops below
+                }
+            }
         }
+        y = own_max_forward<T>(plan->window, x);
     });
-    if (purpose == Purpose::inference) return {y, nullptr};
+    if (purpose == Purpose::inference) return {y, nullptr, finite};
     if (!saved->primitives) {
         saved->x = x;
         saved->y = y;
     }
-    return {y, saved};
+    return {y, saved, finite};
 }
 
 Tensor max_pool_backward(const MaxPoolSaved& saved, const Tensor& dy) {
@@ -368,25 +325,35 @@ Tensor max_pool_backward(const MaxPoolSaved& saved, const Tensor& dy) {
     });
 }
 
+// Average pooling keeps NaN on oneDNN too (a sum). A geometry beyond oneDNN, or one it refuses,
+// runs on the own loops.
 Tensor avg_pool_forward(const PoolPlan& plan, const Tensor& x) {
     return visit_float("avg_pool2d", x.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
-            return onednn_forward(plan, *p, x, nullptr);
-        } else {
-            return own_avg_forward<T>(plan, x);
+            if (onednn::fits_onednn(plan.window)) {
+                try {
+                    auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
+                    return onednn_forward(plan, *p, x, nullptr);
+                } catch (const dnnl::error&) {
+                }
+            }
         }
+        return own_avg_forward<T>(plan, x);
     });
 }
 
 Tensor avg_pool_backward(const PoolPlan& plan, const Tensor& dy) {
     return visit_float("avg_pool2d", dy.dtype(), [&]<typename T>(T) {
         if constexpr (std::is_same_v<T, float>) {
-            auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
-            return onednn_backward(plan, *p, dy, nullptr);
-        } else {
-            return own_avg_backward<T>(plan, dy);
+            if (onednn::fits_onednn(plan.window)) {
+                try {
+                    auto p = onednn_pooling(plan, dnnl::prop_kind::forward_training);
+                    return onednn_backward(plan, *p, dy, nullptr);
+                } catch (const dnnl::error&) {
+                }
+            }
         }
+        return own_avg_backward<T>(plan, dy);
     });
 }
 

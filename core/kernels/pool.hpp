@@ -39,6 +39,7 @@ class MaxPoolSaved;
 struct MaxPoolResult {
     Tensor y;
     std::shared_ptr<const MaxPoolSaved> saved;  // null for Purpose::inference
+    bool finite = false;  // x, and so y, is known to hold no NaN or Inf (scanned for oneDNN)
 };
 
 MaxPoolResult max_pool_forward(const std::shared_ptr<const PoolPlan>& plan, const Tensor& x,

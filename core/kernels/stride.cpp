@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/checked.hpp"
 #include "core/runtime.hpp"
 
 namespace nalgrad::kernels {
@@ -29,8 +30,9 @@ void for_each_kept_pixel(const Shape& x, const Shape& y, Size2 step, Size2 offse
 
 Tensor stride_forward(const Tensor& x, Size2 step, Size2 offset) {
     Shape shape = x.shape();
-    shape[1] = (x.size(1) - offset.h + step.h - 1) / step.h;
-    shape[2] = (x.size(2) - offset.w + step.w - 1) / step.w;
+    // ceil((h - oh) / sh) without forming h - oh + sh - 1, which wraps for a step near INT64_MAX.
+    shape[1] = ceil_div(x.size(1) - offset.h, step.h).value();
+    shape[2] = ceil_div(x.size(2) - offset.w, step.w).value();
     Tensor y(shape, x.dtype());
     auto* in = static_cast<const char*>(x.raw());
     auto* out = static_cast<char*>(y.raw());

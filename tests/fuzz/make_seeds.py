@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of tests/fuzz/corpus/ (committed; rerun only to change the seeds):
-valid checkpoints for fuzz_checkpoint's model, valid IDX files, and a few programs."""
+valid checkpoints for fuzz_checkpoint's model, valid IDX files, a few programs, and hostile
+files that must be refused (sizes that overflow, a duplicate name, gzip trailing garbage). The
+program format draws extents of 0 to 5, so it cannot express an overflowing shape."""
 import gzip
 import json
 import os
@@ -41,6 +43,21 @@ write("checkpoint", "partial.safetensors", safetensors(model[:1]))
 write("checkpoint", "empty.safetensors", safetensors([]))
 
 
+def raw_safetensors(header_text, data):
+    text = header_text.encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+# Hostile headers (refused): a shape whose element count wraps int64 (3 x 6148914691236517206
+# wraps to 2, matching 8 data bytes), and one tensor name given twice.
+write("checkpoint", "overflow-shape.safetensors",
+      raw_safetensors('{"fc.bias":{"dtype":"F32","shape":[3,6148914691236517206],"data_offsets":[0,8]}}',
+                      struct.pack("<ff", 1, -1)))
+entry = '{"dtype":"F32","shape":[2],"data_offsets":[0,8]}'
+write("checkpoint", "duplicate-name.safetensors",
+      raw_safetensors('{"fc.bias":' + entry + ',"fc.bias":' + entry + '}', struct.pack("<ff", 1, -1)))
+
+
 def idx(dims, data):
     return struct.pack(">I", 0x800 + len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + bytes(data)
 
@@ -50,6 +67,9 @@ write("idx", "rank2.idx", idx([2, 3], range(6)))
 write("idx", "rank3.idx", idx([2, 2, 2], range(8)))
 write("idx", "rank3.idx.gz", gzip.compress(idx([2, 3, 4], range(24)), mtime=0))
 write("idx", "empty.idx", idx([0, 4], []))
+# Hostile (refused): extents whose product is 2^48 bytes, and gzip data followed by garbage.
+write("idx", "overflow-extents.idx", idx([65536, 65536, 65536], range(8)))
+write("idx", "trailing-garbage.idx.gz", gzip.compress(idx([4], range(4)), mtime=0) + b"junk")
 
 rng = random.Random(7)
 for i in range(6):
