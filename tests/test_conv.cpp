@@ -71,7 +71,7 @@ std::vector<Config> sweep_configs(int random_count) {
                                .kw = 1,
                                .options = {.stride = {s, s}},
                                .bias = xchn % 2 == 1});
-    // Sizes of upstream oneDNN issue 6035 (rtus workspace overrun with nhwc and IC < 8).
+    // Sizes of oneDNN bug report 6035 (rtus workspace overrun with nhwc and IC < 8).
     configs.push_back({.mb = 32,
                        .h = 32,
                        .w = 32,

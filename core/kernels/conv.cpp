@@ -43,7 +43,7 @@ struct WeightReorder {
     }
 };
 
-// oneDNN 2.6.3 defect (upstream issue 6035): on AVX2-only processors the 1x1, stride > 1 NHWC
+// oneDNN 2.6.3 defect (oneDNN bug report 6035): on AVX2-only processors the 1x1, stride > 1 NHWC
 // backward-weights kernel jit_1x1:avx2 writes wrong gradients and corrupts the heap. Such a
 // descriptor moves on to oneDNN's next implementation.
 bool defective_backward_weights(const dnnl::primitive_desc_base& pd, const Window2d& w) {
