@@ -188,8 +188,8 @@ void sweep(uint64_t last, BackwardOptions options, bool detecting) {
     Grads dy;  // inline: the sweep allocates nothing of its own
     for (auto it = tape.records.rbegin(); it != tape.records.rend(); ++it) {
         std::shared_ptr<TapeRecord> rec = it->lock();
+        // check_reachable has checked this record's inputs before anything changed.
         if (!rec || rec->sequence > last || !take_output_gradients(*rec, dy)) continue;
-        check_input_versions(*rec);
         Grads dx = rec->backward(dy, rec->needed);
         // Drop the output gradients before accumulating: a local gradient that is a view of dy
         // (reshape, add) then holds its storage alone, and accumulation takes it instead of
