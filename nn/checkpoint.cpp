@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace nalgrad {
@@ -369,11 +370,14 @@ void load(const NamedTensors& tensors, const std::string& path, ExtraTensors ext
     std::map<std::string, const Entry*> by_name;
     for (const Entry& e : header.entries) by_name[e.name] = &e;
     std::vector<const Entry*> sources;
+    std::vector<std::string> missing;
     for (const auto& t : tensors) {
         auto found = by_name.find(t.name);
-        if (found == by_name.end())
-            fail("load", "'{}' has no tensor '{}' (expected {} {})", path, t.name,
-                 file_dtype(t.tensor.dtype()), t.tensor.shape());
+        if (found == by_name.end()) {
+            missing.push_back(fmt::format("'{}' ({} {})", t.name, file_dtype(t.tensor.dtype()),
+                                          t.tensor.shape()));
+            continue;
+        }
         const Entry& e = *found->second;
         if (e.dtype != t.tensor.dtype() || !(e.shape == t.tensor.shape()))
             fail("load", "tensor '{}' is {} {} in '{}', but the destination is {} {}", t.name,
@@ -382,9 +386,13 @@ void load(const NamedTensors& tensors, const std::string& path, ExtraTensors ext
         sources.push_back(&e);
         by_name.erase(found);
     }
-    if (extra == ExtraTensors::reject && !by_name.empty())
-        fail("load", "'{}' has tensor '{}' that has no destination (ExtraTensors::ignore skips it)",
-             path, by_name.begin()->first);
+    std::vector<std::string> extras;
+    if (extra == ExtraTensors::reject)
+        for (const auto& [name, entry] : by_name) extras.push_back(fmt::format("'{}'", name));
+    if (!missing.empty() || !extras.empty())
+        fail("load", "'{}' does not match its destination: {} missing{}{}; {} extra{}{}", path,
+             missing.size(), missing.empty() ? "" : ": ", fmt::join(missing, ", "), extras.size(),
+             extras.empty() ? "" : " (ExtraTensors::ignore skips them): ", fmt::join(extras, ", "));
 
     // Everything is read before anything is copied: a failure leaves the destinations untouched.
     std::vector<Tensor> staged;

@@ -18,12 +18,6 @@
 
 namespace nalgrad {
 
-// A named tensor that is not a parameter, such as an optimizer's momentum buffer.
-struct NamedTensor {
-    std::string name;
-    Tensor tensor;
-};
-using NamedTensors = std::vector<NamedTensor>;
 using Metadata = std::map<std::string, std::string>;
 
 void save(const Parameters& parameters, const std::string& path, const Metadata& metadata = {});

@@ -48,7 +48,28 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOp
                      init.dtype);
     weight = he_uniform({kernel.h, kernel.w, in_channels, out_channels},
                         kernel.h * kernel.w * in_channels, init);
-    bias = requires_grad(zeros({out_channels}, init.dtype));
+    if (init.bias) bias = requires_grad(zeros({out_channels}, init.dtype));
+}
+
+Conv2d::Conv2d(Var weight, Var bias, Conv2dOptions options)
+    : weight(std::move(weight)), bias(std::move(bias)), options(options) {
+    if (!this->weight.defined() || this->weight.rank() != 4)
+        fail("Conv2d", "weight must be a defined HWIO [kh, kw, in, out] variable, got {}",
+             this->weight.defined() ? fmt::format("{}", this->weight.shape()) : "undefined");
+    const int64_t out = this->weight.shape().dim(3);
+    if (this->bias.defined() && !(this->bias.shape() == Shape{out}))
+        fail("Conv2d", "bias must be [{}] for weight {}, got {}", out, this->weight.shape(),
+             this->bias.shape());
+}
+
+void Conv2d::visit(ModuleVisitor& visitor) {
+    visitor.parameter(visitor.name_of("weight"), weight);
+    if (bias.defined()) visitor.parameter(visitor.name_of("bias"), bias);
+}
+
+void Dense::visit(ModuleVisitor& visitor) {
+    visitor.parameter(visitor.name_of("weight"), weight);
+    visitor.parameter(visitor.name_of("bias"), bias);
 }
 
 Var Conv2d::operator()(const Var& x, SourceLocation where) const {
@@ -76,22 +97,5 @@ Var AvgPool2d::operator()(const Var& x, SourceLocation where) const {
 Var Dropout::operator()(const Var& x, SourceLocation where) {
     return dropout(x, p, generator, training, where);
 }
-
-namespace detail {
-std::vector<std::string> split_names(std::string_view names) {
-    std::vector<std::string> out;
-    std::string current;
-    for (char c : names) {
-        if (c == ',') {
-            out.push_back(current);
-            current.clear();
-        } else if (c != ' ' && c != '\t' && c != '\n') {
-            current += c;
-        }
-    }
-    out.push_back(current);
-    return out;
-}
-}  // namespace detail
 
 }  // namespace nalgrad

@@ -1,11 +1,13 @@
 // Layers: small structs that own their parameters (He-initialised from a seeded generator) and
 // are called like functions, so a model is ordinary C++:
-//     Var forward(const Var& x) { return fc2(relu(fc1(flatten(pool(relu(conv1(x))))))); }
+//     Var operator()(const Var& x) const { return fc2(relu(fc1(flatten(pool(conv1(x)))))); }
+// Each layer is a module (nn/module.hpp): parameters(), buffers(), train() and eval().
 #pragma once
 #include <string>
 #include <string_view>
 
 #include "core/random.hpp"
+#include "nn/module.hpp"
 #include "nn/parameters.hpp"
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
@@ -19,16 +21,21 @@ void manual_seed(uint64_t seed);
 struct LayerInit {
     DType dtype = f32;
     Generator* generator = nullptr;  // null: default_generator()
+    bool bias = true;                // false: no bias parameter (as when a batch norm follows)
 };
 
-// y = conv2d(x, weight, bias, options): weight HWIO [kh, kw, in, out], He-uniform; bias zero.
-// {.activation = Activation::relu} in the options fuses the relu into the convolution.
+// y = conv2d(x, weight, bias, options): weight HWIO [kh, kw, in, out], He-uniform; bias zero,
+// or none with {.bias = false}. {.activation = Activation::relu} in the options fuses the relu
+// into the convolution.
 class Conv2d {
   public:
     Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel, Conv2dOptions options = {},
            LayerInit init = {});
+    // A layer around given variables: weight HWIO, bias [out] or undefined.
+    Conv2d(Var weight, Var bias, Conv2dOptions options = {});
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
-    Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
+    void visit(ModuleVisitor& visitor);
+    NALGRAD_MODULE_METHODS
 
     Var weight, bias;
     Conv2dOptions options;
@@ -39,7 +46,8 @@ class Dense {
   public:
     Dense(int64_t in_features, int64_t out_features, LayerInit init = {});
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
-    Parameters parameters() const { return {{"weight", weight}, {"bias", bias}}; }
+    void visit(ModuleVisitor& visitor);
+    NALGRAD_MODULE_METHODS
 
     Var weight, bias;
 };
@@ -49,7 +57,8 @@ class MaxPool2d {
   public:
     explicit MaxPool2d(MaxPool2dOptions options = {}) : options(options) {}
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
-    Parameters parameters() const { return {}; }
+    void visit(ModuleVisitor&) {}
+    NALGRAD_MODULE_METHODS
     MaxPool2dOptions options;
 };
 
@@ -57,7 +66,8 @@ class AvgPool2d {
   public:
     explicit AvgPool2d(AvgPool2dOptions options = {}) : options(options) {}
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current()) const;
-    Parameters parameters() const { return {}; }
+    void visit(ModuleVisitor&) {}
+    NALGRAD_MODULE_METHODS
     AvgPool2dOptions options;
 };
 
@@ -66,33 +76,12 @@ class Dropout {
   public:
     explicit Dropout(double p, uint64_t seed = 0) : p(p), generator(seed) {}
     Var operator()(const Var& x, SourceLocation where = SourceLocation::current());
-    Parameters parameters() const { return {}; }
-    void train(bool on = true) { training = on; }
-    void eval() { training = false; }
+    void visit(ModuleVisitor& visitor) { visitor.mode(visitor.name_of("training"), training); }
+    NALGRAD_MODULE_METHODS
 
     double p;
     bool training = true;
     Generator generator;
 };
 
-namespace detail {
-std::vector<std::string> split_names(std::string_view names);
-template <typename... Layers>
-Parameters collect_named(std::string_view names, const Layers&... layers) {
-    std::vector<std::string> split = split_names(names);
-    Parameters all;
-    std::size_t i = 0;
-    (
-        [&] {
-            for (auto& p : prefixed(split[i++], layers.parameters())) all.push_back(std::move(p));
-        }(),
-        ...);
-    return all;
-}
-}  // namespace detail
-
 }  // namespace nalgrad
-
-// All parameters of the named layers, named after them: NALGRAD_COLLECT(conv1, fc1) gives
-// "conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias".
-#define NALGRAD_COLLECT(...) ::nalgrad::detail::collect_named(#__VA_ARGS__, __VA_ARGS__)

@@ -13,6 +13,14 @@ struct Parameter {
 };
 using Parameters = std::vector<Parameter>;
 
+// A named tensor that is not trained: a layer's buffer (running statistics, step counters), an
+// optimizer's state, or a parameter's value as a checkpoint stores it.
+struct NamedTensor {
+    std::string name;
+    Tensor tensor;
+};
+using NamedTensors = std::vector<NamedTensor>;
+
 // The variables alone, in order (for optimizers).
 std::vector<Var> variables(const Parameters& parameters);
 

@@ -234,16 +234,22 @@ TEST_CASE("a file that does not fit the model is refused by tensor name, before 
     };
     Parameters saved = model(1);
     // conv1.weight comes first and would be copied first: it must stay untouched.
-    refused({saved[0], saved[1]}, "has no tensor 'steps' (expected I64 [3])");
+    refused({saved[0], saved[1]},
+            "does not match its destination: 1 missing: 'steps' (I64 [3]); 0 extra");
     refused({saved[0], saved[1], {"steps", Var(zeros({4}, i64))}},
             "tensor 'steps' is I64 [4] in '" + path + "', but the destination is I64 [3]");
     refused({saved[0], saved[1], {"steps", Var(zeros({3}, f64))}}, "tensor 'steps' is F64 [3] in");
     Parameters extra = saved;
     extra.push_back({"fc.weight", Var(zeros({2}))});
-    refused(extra, "has tensor 'fc.weight' that has no destination");
+    refused(extra, "1 extra (ExtraTensors::ignore skips them): 'fc.weight'");
     load(target, path, ExtraTensors::ignore);
     for (std::size_t i = 0; i < target.size(); ++i)
         CHECK(equal(target[i].var.value(), saved[i].var.value()));
+    // Every difference is listed at once.
+    before = snapshot(target);
+    refused({saved[0], {"fc.weight", Var(zeros({2}))}, {"fc.bias", Var(zeros({2}))}},
+            "2 missing: 'conv1.bias' (F64 [4]), 'steps' (I64 [3]); 2 extra (ExtraTensors::ignore "
+            "skips them): 'fc.bias', 'fc.weight'");
 
     CHECK_THROWS_WITH_AS(load(target, dir / "absent.safetensors"), doctest::Contains("cannot open"),
                          Error);

@@ -10,7 +10,7 @@ namespace {
 struct Tiny {
     Conv2d conv1{1, 4, {3, 3}, {.padding = same}};
     Dense fc1{4 * 4 * 4, 3};
-    Parameters parameters() const { return NALGRAD_COLLECT(conv1, fc1); }
+    NALGRAD_MODULE(conv1, fc1)
 };
 }  // namespace
 
@@ -41,7 +41,7 @@ TEST_CASE("the same seed gives the same weights") {
     CHECK_FALSE(equal(a.weight.value(), c.weight.value()));
 }
 
-TEST_CASE("NALGRAD_COLLECT names parameters after the layers") {
+TEST_CASE("NALGRAD_MODULE names parameters after the layers") {
     Tiny model;
     Parameters p = model.parameters();
     REQUIRE(p.size() == 4);

@@ -25,7 +25,7 @@ struct Small {
     Var operator()(const Var& x) const {
         return fc1(flatten(max_pool2d(relu(conv1(x)), {.kernel = 2})));
     }
-    Parameters parameters() const { return NALGRAD_COLLECT(conv1, fc1); }
+    NALGRAD_MODULE(conv1, fc1)
 };
 
 // Fixed data: the same batch for step s in every run.

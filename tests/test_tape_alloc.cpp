@@ -213,7 +213,7 @@ struct SmallCnn {
         Var h = max_pool2d(relu(conv(x)), {.kernel = 2, .stride = 2});
         return fc2(relu(fc1(flatten(h))));
     }
-    Parameters parameters() const { return NALGRAD_COLLECT(conv, fc1, fc2); }
+    NALGRAD_MODULE(conv, fc1, fc2)
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 // Each ReLU after a convolution runs inside the pool that follows it (relu after a max pool
 // equals max pool after relu, on a quarter of the elements): MaxPool2dOptions::activation.
 // book_style: a variant that pools at stride 1, then applies the stride op as its own step.
+// LeNetBN ("lenet-bn"): batch norm after each convolution, before the relu and the pool.
 #pragma once
 #include <nalgrad/nalgrad.hpp>
 
@@ -33,7 +34,24 @@ struct LeNet {
         h = relu_pool(conv2(h));
         return fc2(relu(fc1(flatten(h))));
     }
-    Parameters parameters() const { return NALGRAD_COLLECT(conv1, conv2, fc1, fc2); }
+    NALGRAD_MODULE(conv1, conv2, fc1, fc2)
+};
+
+struct LeNetBN {
+    Conv2d conv1{1, 32, {5, 5}, {.padding = same}, {.bias = false}};
+    BatchNorm2d bn1{32};
+    Conv2d conv2{32, 64, {5, 5}, {.padding = same}, {.bias = false}};
+    BatchNorm2d bn2{64};
+    Dense fc1{7 * 7 * 64, 512};
+    Dense fc2{512, 10};
+
+    Var operator()(const Var& x) const {
+        const MaxPool2dOptions relu_pool{.kernel = 2, .stride = 2, .activation = Activation::relu};
+        Var h = max_pool2d(bn1(conv1(x)), relu_pool);
+        h = max_pool2d(bn2(conv2(h)), relu_pool);
+        return fc2(relu(fc1(flatten(h))));
+    }
+    NALGRAD_MODULE(conv1, bn1, conv2, bn2, fc1, fc2)
 };
 
 }  // namespace nalgrad::examples

@@ -15,7 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <nalgrad/nalgrad.hpp>
 
-#include "lenet.hpp"
+#include "model.hpp"
 
 namespace ng = nalgrad;
 namespace fs = std::filesystem;
@@ -27,7 +27,7 @@ struct Options {
     int64_t batch = 64, limit = 0;
     std::string optimizer = "adam", model_kind = "lenet", data_root = ng::data::fashion_mnist_root,
                 out_dir = "runs/fashion_mnist", resume, schedule = "none";
-    double lr = 0, momentum = 0.9, min_accuracy = 0;
+    double lr = 0, momentum = 0.9, weight_decay = 0, min_accuracy = 0;
     uint64_t seed = 1;
 };
 
@@ -44,10 +44,16 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--lr", o.lr,
                    "learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.01 for sgd)");
     app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+    app.add_option("--weight-decay", o.weight_decay,
+                   "weight decay of the convolution and dense weights (biases and batch norm "
+                   "are not decayed)")
+        ->capture_default_str();
     app.add_option("--threads", o.threads, "threads (default: every core)");
     app.add_option("--seed", o.seed, "seed for weights and shuffling")->capture_default_str();
-    app.add_option("--model", o.model_kind, "lenet, or book (stride as its own step)")
-        ->check(CLI::IsMember({"lenet", "book"}))
+    app.add_option("--model", o.model_kind,
+                   "lenet, book (lenet with the stride as its own step), lenet-bn (lenet with "
+                   "batch norm) or resnet")
+        ->check(CLI::IsMember({"lenet", "book", "lenet-bn", "resnet"}))
         ->capture_default_str();
     app.add_option("--data", o.data_root, "folder with the Fashion-MNIST IDX files")
         ->capture_default_str();
@@ -64,11 +70,12 @@ void add_options(CLI::App& app, Options& o) {
 }
 
 std::unique_ptr<ng::optim::Optimizer> make_optimizer(const std::string& name, double lr,
-                                                     double momentum,
+                                                     double momentum, double weight_decay,
                                                      const ng::Parameters& params) {
     if (name == "sgd")
         return std::make_unique<ng::optim::SGD>(
-            params, ng::optim::SGDOptions{.lr = lr, .momentum = momentum});
+            params,
+            ng::optim::SGDOptions{.lr = lr, .momentum = momentum, .weight_decay = weight_decay});
     if (name == "adam")
         return std::make_unique<ng::optim::Adam>(params, ng::optim::AdamOptions{.lr = lr});
     if (name == "adamw")
@@ -95,9 +102,9 @@ int64_t correct_predictions(const ng::Tensor& logits, const ng::Tensor& labels) 
     return correct;
 }
 
-EpochResult evaluate(const ng::examples::LeNet& model, const ng::data::Dataset& data,
-                     int64_t batch) {
+EpochResult evaluate(ng::examples::Model& model, const ng::data::Dataset& data, int64_t batch) {
     ng::NoGradGuard no_grad;
+    model.eval();
     EpochResult r;
     int64_t seen = 0;
     for (const auto& b : ng::data::batches(data, {.batch = batch,
@@ -110,6 +117,7 @@ EpochResult evaluate(const ng::examples::LeNet& model, const ng::data::Dataset& 
     }
     r.loss /= static_cast<double>(seen);
     r.accuracy /= static_cast<double>(seen);
+    model.train();
     return r;
 }
 
@@ -144,9 +152,9 @@ void plot(const fs::path& out) {
 }
 
 // Continues from a checkpoint of save_checkpoint(); returns the epoch to train first.
-int resume_from(const std::string& checkpoint, const ng::Parameters& params,
+int resume_from(const std::string& checkpoint, const ng::NamedTensors& model_state,
                 ng::optim::Optimizer& opt) {
-    const ng::Metadata metadata = ng::load_training_checkpoint(checkpoint, params, opt);
+    const ng::Metadata metadata = ng::load_training_checkpoint(checkpoint, model_state, opt);
     int first_epoch = 1;
     if (auto it = metadata.find("epoch"); it != metadata.end())
         first_epoch = std::stoi(it->second) + 1;
@@ -154,10 +162,10 @@ int resume_from(const std::string& checkpoint, const ng::Parameters& params,
     return first_epoch;
 }
 
-void save_checkpoint(const fs::path& out, const ng::Parameters& params,
+void save_checkpoint(const fs::path& out, const ng::NamedTensors& model_state,
                      const ng::optim::Optimizer& opt, int epoch, const Options& o) {
     ng::save_training_checkpoint(
-        (out / "checkpoint.safetensors").string(), params, opt,
+        (out / "checkpoint.safetensors").string(), model_state, opt,
         {{"epoch", std::to_string(epoch)}, {"optimizer", o.optimizer}, {"model", o.model_kind}});
 }
 
@@ -167,8 +175,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // What the epochs of a run share.
 struct Training {
-    const ng::examples::LeNet& model;
-    const ng::Parameters& params;
+    ng::examples::Model& model;
     ng::optim::Optimizer& optimizer;
     ng::optim::LRSchedule* lr_schedule;  // null without --schedule
     ng::data::Batches& loader;
@@ -236,7 +243,7 @@ double train_epochs(Training& t, const ng::data::Dataset& test, int epochs, std:
                            train_result.accuracy, test_result.loss, test_result.accuracy, seconds);
         csv.flush();
         std::fflush(stdout);
-        save_checkpoint(t.out, t.params, t.optimizer, epoch, o);
+        save_checkpoint(t.out, t.model.state(), t.optimizer, epoch, o);
     }
     return final_accuracy;
 }
@@ -270,11 +277,9 @@ int run(Options o) {
         "batch {}, {} threads\n",
         train.size(), test.size(), o.model_kind, o.optimizer, o.lr, o.batch, ng::get_num_threads());
 
-    ng::examples::LeNet model;
-    model.book_style = o.model_kind == "book";
-    ng::Parameters params = model.parameters();
-    auto opt = make_optimizer(o.optimizer, o.lr, o.momentum, params);
-    const int first_epoch = o.resume.empty() ? 1 : resume_from(o.resume, params, *opt);
+    ng::examples::Model model = ng::examples::make_model(o.model_kind);
+    auto opt = make_optimizer(o.optimizer, o.lr, o.momentum, o.weight_decay, model.parameters());
+    const int first_epoch = o.resume.empty() ? 1 : resume_from(o.resume, model.state(), *opt);
 
     auto loader = ng::data::batches(train, {.batch = o.batch,
                                             .shuffle = true,
@@ -292,8 +297,13 @@ int run(Options o) {
     if (first_epoch == 1)
         csv << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n";
 
-    Training training{model,  params, *opt,        lr_schedule.get(),
-                      loader, out,    first_epoch, static_cast<bool>(isatty(fileno(stdout)))};
+    Training training{model,
+                      *opt,
+                      lr_schedule.get(),
+                      loader,
+                      out,
+                      first_epoch,
+                      static_cast<bool>(isatty(fileno(stdout)))};
     const double final_accuracy = train_epochs(training, test, o.epochs, csv, o);
     csv.close();
     write_outputs(out);
