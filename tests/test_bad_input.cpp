@@ -746,7 +746,7 @@ std::vector<BadUse> file_table(const ng::testing::TempDir& dir) {
          [=] {
              ng::load({{"fc.weight", v({3, 2})}}, good);
          },
-         {"load", "fc.bias", "no destination"}},
+         {"load", "fc.bias", "1 extra"}},
         {"save into a missing folder",
          [&dir] { ng::save(small_model(), dir / "missing/folder/model.safetensors"); },
          {"save", "missing/folder", "cannot"}},
