@@ -5,6 +5,8 @@
 // before a batch norm have no bias, as in torchvision.
 //   block(x) = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
 // Names follow torchvision's: "layer2.0.conv1.weight", "layer2.0.downsample.bn.running_mean".
+// The 3x3 convolutions pad one pixel on every side, as PyTorch's padding=1: at stride 2 on an
+// even size, SAME would pad only after (TensorFlow's rule) and sample other pixels.
 // torch_resnet.py builds the same network in PyTorch.
 #pragma once
 #include <optional>
@@ -23,6 +25,7 @@ struct ResNetShape {
 inline LayerInit no_bias(DType dtype) {
     return {.dtype = dtype, .bias = false};
 }
+inline constexpr Padding pad1{1, 1, 1, 1};
 
 struct Projection {
     Conv2d conv;
@@ -33,9 +36,9 @@ struct Projection {
 
 struct BasicBlock {
     BasicBlock(int64_t in, int64_t out, int64_t stride, DType dtype)
-        : conv1(in, out, {3, 3}, {.stride = stride, .padding = same}, no_bias(dtype)),
+        : conv1(in, out, {3, 3}, {.stride = stride, .padding = pad1}, no_bias(dtype)),
           bn1(out, {.activation = Activation::relu}, {.dtype = dtype}),
-          conv2(out, out, {3, 3}, {.padding = same}, no_bias(dtype)),
+          conv2(out, out, {3, 3}, {.padding = pad1}, no_bias(dtype)),
           bn2(out, {}, {.dtype = dtype}) {
         if (stride != 1 || in != out)
             downsample = Projection{Conv2d(in, out, {1, 1}, {.stride = stride}, no_bias(dtype)),
@@ -56,7 +59,7 @@ struct BasicBlock {
 
 struct ResNet {
     explicit ResNet(const ResNetShape& shape = {})
-        : conv1(1, shape.widths.at(0), {3, 3}, {.padding = same}, no_bias(shape.dtype)),
+        : conv1(1, shape.widths.at(0), {3, 3}, {.padding = pad1}, no_bias(shape.dtype)),
           bn1(shape.widths.at(0), {.activation = Activation::relu}, {.dtype = shape.dtype}),
           fc(shape.widths.at(2), 10, {.dtype = shape.dtype}) {
         std::vector<BasicBlock>* stages[] = {&layer1, &layer2, &layer3};

@@ -82,7 +82,7 @@ def to_nalgrad(name, tensor):
         return t.permute(2, 3, 1, 0).contiguous()
     if t.dim() == 2 and name.endswith("weight"):
         return t.t().contiguous()
-    return t
+    return t.clone()
 
 
 def read_idx(path):
