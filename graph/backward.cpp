@@ -11,12 +11,14 @@
 //    drops the kept leaf contributions: every gradient is as before the call. The records it had
 //    already run are freed (unless retain_graph), as a complete sweep would have freed them.
 #include <array>
+#include <chrono>
 #include <mutex>
 #include <vector>
 
 #include "core/kernels/elementwise.hpp"
 #include "graph/anomaly.hpp"
 #include "graph/anomaly_checks.hpp"
+#include "graph/profile.hpp"
 #include "graph/tape.hpp"
 
 namespace nalgrad {
@@ -182,6 +184,18 @@ void accumulate_inputs(const TapeRecord& rec, Grads& dx, const Grads& dy, bool d
     }
 }
 
+// A record's gradient function, timed when a profiler is active.
+Grads run_gradient(TapeRecord& rec, const Grads& dy) {
+    OpProfiler* profiler = active_profiler();
+    if (!profiler) return rec.backward(dy, rec.needed);
+    const auto start = std::chrono::steady_clock::now();
+    Grads dx = rec.backward(dy, rec.needed);
+    profiler->backward_ran(
+        rec.op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count());
+    return dx;
+}
+
 // Step 2, from the root's record down.
 void sweep(uint64_t last, BackwardOptions options, bool detecting) {
     Tape& tape = this_thread_tape();
@@ -190,7 +204,7 @@ void sweep(uint64_t last, BackwardOptions options, bool detecting) {
         std::shared_ptr<TapeRecord> rec = it->lock();
         // check_reachable has checked this record's inputs before anything changed.
         if (!rec || rec->sequence > last || !take_output_gradients(*rec, dy)) continue;
-        Grads dx = rec->backward(dy, rec->needed);
+        Grads dx = run_gradient(*rec, dy);
         // Drop the output gradients before accumulating: a local gradient that is a view of dy
         // (reshape, add) then holds its storage alone, and accumulation takes it instead of
         // copying it. Anomaly detection keeps them to say whether they were finite.

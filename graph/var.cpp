@@ -6,6 +6,7 @@
 #include "core/block_pool.hpp"
 #include "graph/anomaly.hpp"
 #include "graph/anomaly_checks.hpp"
+#include "graph/profile.hpp"
 #include "graph/tape.hpp"
 
 namespace nalgrad {
@@ -174,6 +175,7 @@ bool recording(std::span<const Var> inputs) {
 
 Var record(std::string_view op, const SourceLocation& where, Tensor output,
            std::span<const Var> inputs, BackwardFn backward) {
+    if (OpProfiler* profiler = active_profiler()) profiler->forward_recorded(op);
     if (!recording(inputs)) return Var(std::move(output));
     auto rec = std::allocate_shared<TapeRecord>(detail::PoolAllocator<TapeRecord>{});
     rec->op = op;

@@ -28,6 +28,7 @@ struct Options {
     std::string optimizer = "adam", model_kind = "lenet", data_root = ng::data::fashion_mnist_root,
                 out_dir = "runs/fashion_mnist", resume, schedule = "none";
     double lr = 0, momentum = 0.9, weight_decay = 0, min_accuracy = 0;
+    int64_t width = 32, blocks = 1;
     uint64_t seed = 1;
 };
 
@@ -54,6 +55,12 @@ void add_options(CLI::App& app, Options& o) {
                    "lenet, book (lenet with the stride as its own step), lenet-bn (lenet with "
                    "batch norm) or resnet")
         ->check(CLI::IsMember({"lenet", "book", "lenet-bn", "resnet"}))
+        ->capture_default_str();
+    app.add_option("--width", o.width, "resnet: channels of the first stage (then 2x and 4x)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--blocks", o.blocks, "resnet: basic blocks per stage")
+        ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--data", o.data_root, "folder with the Fashion-MNIST IDX files")
         ->capture_default_str();
@@ -277,7 +284,8 @@ int run(Options o) {
         "batch {}, {} threads\n",
         train.size(), test.size(), o.model_kind, o.optimizer, o.lr, o.batch, ng::get_num_threads());
 
-    ng::examples::Model model = ng::examples::make_model(o.model_kind);
+    ng::examples::Model model = ng::examples::make_model(
+        o.model_kind, {.widths = {o.width, 2 * o.width, 4 * o.width}, .blocks = o.blocks});
     auto opt = make_optimizer(o.optimizer, o.lr, o.momentum, o.weight_decay, model.parameters());
     const int first_epoch = o.resume.empty() ? 1 : resume_from(o.resume, model.state(), *opt);
 

@@ -43,15 +43,15 @@ class Model {
 };
 
 // "lenet" (lenet-fm), "book" (lenet-fm pooling at stride 1, then the stride op), "lenet-bn" or
-// "resnet"; the weights come from the default generator (manual_seed).
-inline Model make_model(const std::string& kind) {
+// "resnet" (of `shape`); the weights come from the default generator (manual_seed).
+inline Model make_model(const std::string& kind, const ResNetShape& shape = {}) {
     if (kind == "lenet" || kind == "book") {
         LeNet lenet;
         lenet.book_style = kind == "book";
         return Model(std::move(lenet));
     }
     if (kind == "lenet-bn") return Model(LeNetBN{});
-    if (kind == "resnet") return Model(ResNet{});
+    if (kind == "resnet") return Model(ResNet(shape));
     fail("make_model", "unknown model '{}'", kind);
 }
 

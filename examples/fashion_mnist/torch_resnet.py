@@ -4,6 +4,7 @@
 
     /usr/bin/python3 examples/fashion_mnist/torch_resnet.py --epochs 30 --seed 1
     /usr/bin/python3 examples/fashion_mnist/torch_resnet.py --epochs 1 --threads 2   # one epoch
+    /usr/bin/python3 examples/fashion_mnist/torch_resnet.py --step-benchmark --batch 64
 
 Same network, names and initialisation (He-uniform weights, zero biases, batch norm gamma 1 and
 beta 0), the same recipe (SGD with momentum and weight decay on the convolution and dense weights
@@ -123,6 +124,39 @@ def augment(x, padding, flip, generator):
     return x
 
 
+def make_optimizer(model, a):
+    """SGD with weight decay on the convolution and dense weights only (not biases, not batch
+    norm), as PyTorch users write it and as main.cpp does."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.SGD([{"params": decay, "weight_decay": a.weight_decay},
+                            {"params": no_decay, "weight_decay": 0}],
+                           lr=a.lr, momentum=a.momentum)
+
+
+def step_benchmark(a):
+    """The training step on a fixed random batch, as examples/benchmark/resnet_step.cpp times
+    it: median ms over the timed steps after the warm-up."""
+    model = ResNet(widths=(a.width, 2 * a.width, 4 * a.width),
+                   blocks=a.blocks).to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, a)
+    x = torch.randn(a.batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (a.batch,))
+    times = []
+    for i in range(a.warmup + a.steps):
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        if i >= a.warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    ms = times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] +
+                                                             times[len(times) // 2])
+    print("resnet B=%d threads=%d: PyTorch %.2f ms/step, %.0f images/s (torch %s, channels_last)"
+          % (a.batch, torch.get_num_threads(), ms, 1000 * a.batch / ms, torch.__version__))
+
+
 def evaluate(model, images, labels, batch=500):
     model.eval()
     correct, loss = 0, 0.0
@@ -150,20 +184,26 @@ def main():
     parser.add_argument("--limit", type=int, default=0, help="train on the first N images only")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--out", default="runs/torch_resnet")
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--blocks", type=int, default=1)
+    parser.add_argument("--step-benchmark", action="store_true",
+                        help="time the training step on a random batch instead of training")
+    parser.add_argument("--steps", type=int, default=30, help="--step-benchmark: timed steps")
+    parser.add_argument("--warmup", type=int, default=5, help="--step-benchmark: untimed steps")
     a = parser.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    if a.step_benchmark:
+        step_benchmark(a)
+        return
     train_x, train_y = fashion_mnist(a.data, "train")
     test_x, test_y = fashion_mnist(a.data, "test")
     if a.limit:
         train_x, train_y = train_x[:a.limit], train_y[:a.limit]
-    model = ResNet().to(memory_format=torch.channels_last)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": a.weight_decay},
-                           {"params": no_decay, "weight_decay": 0}],
-                          lr=a.lr, momentum=a.momentum)
+    model = ResNet(widths=(a.width, 2 * a.width, 4 * a.width),
+                   blocks=a.blocks).to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, a)
     steps = a.epochs * math.ceil(len(train_x) / a.batch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     generator = torch.Generator().manual_seed(a.seed)

@@ -15,6 +15,7 @@
 #include "graph/anomaly.hpp"
 #include "graph/dot.hpp"
 #include "graph/gradcheck.hpp"
+#include "graph/profile.hpp"
 #include "graph/var.hpp"
 #include "nn/batch_norm.hpp"
 #include "nn/checkpoint.hpp"
