@@ -27,15 +27,15 @@ const Tensor& reference_tensor(const std::string& name) {
     return found->second;
 }
 
-// Loads the reference's initial state by name; every name must match, both ways.
-void load_initial(examples::ResNet& model) {
+// Loads the reference's initial state (names under `prefix`) by name; every name must match,
+// both ways.
+void load_initial(const NamedTensors& state, const std::string& prefix = "init.") {
     std::size_t initial = 0;
-    for (const auto& [name, t] : reference()) initial += name.starts_with("init.");
-    const NamedTensors state = model.state();
+    for (const auto& [name, t] : reference()) initial += name.starts_with(prefix);
     CHECK(state.size() == initial);
     for (const auto& entry : state) {
         Tensor destination = entry.tensor;
-        destination.copy_(reference_tensor("init." + entry.name).astype(destination.dtype()));
+        destination.copy_(reference_tensor(prefix + entry.name).astype(destination.dtype()));
     }
 }
 
@@ -51,7 +51,7 @@ void compare_pass(DType dtype, bool training, double tolerance) {
     CAPTURE(dtype_name(dtype));
     CAPTURE(training);
     examples::ResNet model({.widths = {3, 4, 6}, .blocks = 2, .dtype = dtype});
-    load_initial(model);
+    load_initial(model.state());
     model.train(training);
     const std::string mode = training ? "train" : "eval";
     Var x = requires_grad(reference_tensor("x").astype(dtype));
@@ -98,4 +98,23 @@ TEST_CASE("the residual network's parameter and buffer names are PyTorch's") {
     CHECK_FALSE(has("layer1.0.downsample.conv.weight"));  // 3 -> 3 channels at stride 1
     CHECK_FALSE(has("layer2.1.downsample.conv.weight"));
     CHECK(has("fc.bias"));
+}
+
+TEST_CASE("global average pooling and one basic block with a projection equal PyTorch's") {
+    Var x = requires_grad(reference_tensor("gap.x"));
+    Var y = global_avg_pool2d(x);
+    y.backward(reference_tensor("gap.dy"));
+    check_close("gap y", y.value(), reference_tensor("gap.y"), 1e-14);
+    check_close("gap dx", x.grad(), reference_tensor("gap.dx"), 1e-14);
+
+    examples::BasicBlock block(3, 5, 2, f64);
+    load_initial(block.state(), "block.init.");
+    Var bx = requires_grad(reference_tensor("block.x"));
+    Var by = block(bx);
+    by.backward(reference_tensor("block.dy"));
+    check_close("block y", by.value(), reference_tensor("block.y"), 1e-12);
+    check_close("block dx", bx.grad(), reference_tensor("block.dx"), 1e-12);
+    for (const auto& p : block.parameters())
+        check_close(p.name + " gradient", p.var.grad(), reference_tensor("block.grad." + p.name),
+                    1e-12);
 }
