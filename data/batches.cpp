@@ -1,30 +1,22 @@
 #include "data/batches.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 #include <numeric>
 #include <span>
 
 #include "core/checked.hpp"
 #include "core/random.hpp"
+#include "data/augment.hpp"
 
 namespace nalgrad::data {
-
-namespace {
-
-// SplitMix64's finaliser: nearby (seed, epoch) pairs give unrelated generator seeds.
-uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-}  // namespace
 
 struct Batches::Iterator::State {
     Dataset data;
     BatchOptions options;
     std::vector<int64_t> order;
+    int64_t epoch = 0;  // of this pass
     int64_t count = 0;  // batches in this pass
     int64_t index = 0;  // of the current batch
     Batch current;
@@ -41,6 +33,9 @@ struct Batches::Iterator::State {
         int64_t end = begin + std::min<int64_t>(options.batch, n - begin);
         std::span<const int64_t> indices(order.data() + begin,
                                          static_cast<std::size_t>(end - begin));
+        if (options.augment.enabled())
+            return {gather_augmented(data, indices, options, epoch, begin),
+                    data.gather_labels(indices)};
         return {data.gather_images(indices, options.mean, options.stddev, options.dtype),
                 data.gather_labels(indices)};
     }
@@ -89,7 +84,11 @@ Batches::Batches(Dataset data, BatchOptions options)
     if (options_.batch <= 0) fail("batches", "batch size must be positive, got {}", options_.batch);
     if (!is_floating(options_.dtype))
         fail("batches", "x must be f32 or f64, got {}", dtype_name(options_.dtype));
-    if (!(options_.stddev > 0)) fail("batches", "stddev must be positive, got {}", options_.stddev);
+    if (!(options_.stddev > 0) || !std::isfinite(options_.stddev))
+        fail("batches", "stddev must be positive and finite, got {}", options_.stddev);
+    if (!std::isfinite(options_.mean))
+        fail("batches", "mean must be finite, got {}", options_.mean);
+    check_augment("batches", options_.augment, data_.sample_shape());
 }
 
 int64_t Batches::size() const {
@@ -102,7 +101,7 @@ std::vector<int64_t> Batches::order(int64_t epoch) const {
     std::vector<int64_t> order(static_cast<std::size_t>(data_.size()));
     std::iota(order.begin(), order.end(), int64_t{0});
     if (!options_.shuffle) return order;
-    Generator gen(mix(options_.seed ^ mix(static_cast<uint64_t>(epoch))));
+    Generator gen(mix64(options_.seed ^ mix64(static_cast<uint64_t>(epoch))));
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);
     return order;
 }
@@ -111,7 +110,8 @@ Batches::Iterator Batches::begin() {
     auto state = std::make_unique<Iterator::State>();
     state->data = data_;
     state->options = options_;
-    state->order = order(epoch_++);
+    state->epoch = epoch_++;
+    state->order = order(state->epoch);
     state->count = size();
     if (state->count > 0) {
         state->current = state->assemble(0);

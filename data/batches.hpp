@@ -6,6 +6,10 @@
 // machine and thread count (a Fisher-Yates shuffle drawing from nalgrad::Generator). While the
 // model computes on one batch, the next is assembled on a background thread (TBB inside, never
 // oneDNN), so each pass keeps at most two batches in flight.
+//
+// Augmentation (BatchOptions::augment, for the training loader only) crops and mirrors each image
+// as PyTorch's RandomCrop(size, padding) and RandomHorizontalFlip() do, with draws that depend on
+// the seed, the epoch and the sample's position in the epoch, never on the thread count.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +24,20 @@ enum class LastBatch {
     drop,  // every batch has exactly `batch` samples
 };
 
+// Random transforms of image samples [h, w, c], drawn afresh per sample and epoch. Evaluation
+// loaders leave it off.
+struct Augment {
+    // Pad each side with this many zero pixels, then crop back to h x w at an offset drawn
+    // uniformly from [0, 2 crop_padding] in each direction (PyTorch's RandomCrop(size, padding)).
+    // The padding is the pixel value 0 before standardisation, so with a mean it reads
+    // (0 - mean) / stddev, as when PyTorch pads the image before Normalize. 0: no crop.
+    int64_t crop_padding = 0;
+    // Mirror left-right with probability 1/2, after the crop (RandomHorizontalFlip()).
+    bool horizontal_flip = false;
+
+    bool enabled() const { return crop_padding != 0 || horizontal_flip; }
+};
+
 struct BatchOptions {
     int64_t batch = 64;
     bool shuffle = false;
@@ -31,6 +49,7 @@ struct BatchOptions {
     double stddev = 1;
     DType dtype = f32;
     bool prefetch = true;  // assemble the next batch on a background thread
+    Augment augment{};     // off by default
 };
 
 struct Batch {
