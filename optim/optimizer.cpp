@@ -16,6 +16,17 @@ ParameterList::ParameterList(const Parameters& parameters) : vars(variables(para
     for (const auto& p : parameters) names.push_back(p.name);
 }
 
+std::vector<ParameterGroup> weight_decay_groups(const Parameters& parameters, double weight_decay) {
+    Parameters decayed, not_decayed;
+    // An undefined variable has no rank; the optimizer refuses it by its index.
+    for (const Parameter& p : parameters)
+        (p.var.defined() && p.var.rank() >= 2 ? decayed : not_decayed).push_back(p);
+    std::vector<ParameterGroup> groups;
+    if (!decayed.empty()) groups.push_back({.parameters = decayed, .weight_decay = weight_decay});
+    if (!not_decayed.empty()) groups.push_back({.parameters = not_decayed, .weight_decay = 0.0});
+    return groups;
+}
+
 Optimizer::Optimizer(std::string_view name, std::vector<ParameterGroup> groups, double lr,
                      double weight_decay, std::vector<std::string> buffers)
     : name_(name), buffer_names_(std::move(buffers)) {

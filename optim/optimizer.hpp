@@ -8,8 +8,8 @@
 //
 // Groups are PyTorch's param_groups: each has its own learning rate and weight decay (unset: the
 // optimizer's option), the other options are shared. The usual use keeps weight decay off biases
-// and batch-norm parameters. Parameters are numbered over all groups in group order, as PyTorch's
-// state_dict numbers them; state() and load_state use these numbers.
+// and batch-norm parameters (weight_decay_groups below). Parameters are numbered over all groups
+// in group order, as PyTorch's state_dict numbers them; state() and load_state use these numbers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +58,13 @@ struct ParameterGroup {
     std::optional<double> lr;
     std::optional<double> weight_decay;
 };
+
+// Two groups as PyTorch users build them by hand: the parameters of rank >= 2 (convolution and
+// dense weights) with `weight_decay`, those of rank <= 1 (biases, batch-norm scales and shifts)
+// with none. Each keeps the parameters' order; a group that would be empty is left out. The
+// parameters are then numbered weights first, so an optimizer's state saved with these groups
+// loads into an optimizer built with them again, not into one given the plain list.
+std::vector<ParameterGroup> weight_decay_groups(const Parameters& parameters, double weight_decay);
 
 class Optimizer {
   public:
