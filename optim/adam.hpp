@@ -30,14 +30,17 @@ struct AdamWOptions {
 class Adam : public Optimizer {
   public:
     explicit Adam(ParameterList parameters, const AdamOptions& options = {});
+    // Each group's lr and weight_decay, where set, in place of the options'.
+    explicit Adam(std::vector<ParameterGroup> groups, const AdamOptions& options = {});
     const AdamOptions& options() const { return options_; }
 
   protected:
-    Adam(std::string_view name, ParameterList parameters, const AdamOptions& options,
+    Adam(std::string_view name, std::vector<ParameterGroup> groups, const AdamOptions& options,
          bool decoupled_weight_decay);
 
   private:
-    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count, double lr,
+                double weight_decay) override;
     AdamOptions options_;
     bool decoupled_weight_decay_;
 };
@@ -45,6 +48,8 @@ class Adam : public Optimizer {
 class AdamW : public Adam {
   public:
     explicit AdamW(ParameterList parameters, const AdamWOptions& options = {});
+    // Each group's lr and weight_decay, where set, in place of the options'.
+    explicit AdamW(std::vector<ParameterGroup> groups, const AdamWOptions& options = {});
 };
 
 }  // namespace nalgrad::optim

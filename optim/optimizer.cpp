@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <set>
+#include <map>
 
 #include "core/kernels/optim.hpp"
 #include "graph/tape.hpp"
@@ -16,37 +16,89 @@ ParameterList::ParameterList(const Parameters& parameters) : vars(variables(para
     for (const auto& p : parameters) names.push_back(p.name);
 }
 
-Optimizer::Optimizer(std::string_view name, ParameterList parameters, double lr,
-                     std::vector<std::string> buffers)
-    : name_(name),
-      parameters_(std::move(parameters.vars)),
-      names_(std::move(parameters.names)),
-      buffer_names_(std::move(buffers)),
-      slots_(parameters_.size()),
-      lr_(0) {
-    set_lr(lr);
-    if (parameters_.empty()) fail(name_, "the parameter list is empty");
-    std::set<const VarNode*> seen;
-    for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        const Var& p = parameters_[i];
-        if (!p.defined()) fail(name_, "parameter {} is an undefined variable", i);
-        if (!p.is_leaf())
-            fail(name_,
-                 "{} is not a leaf (it is the output of '{}'); optimize the leaf it came from",
-                 describe(i), p.op_name());
-        if (!p.requires_grad())
-            fail(name_, "{} does not require a gradient; call requires_grad() on it", describe(i));
-        if (!is_floating(p.dtype()))
-            fail(name_, "{} is {}; only f32 and f64 parameters can be optimized", describe(i),
-                 dtype_name(p.dtype()));
-        if (!seen.insert(node_of(p).get()).second)
-            fail(name_, "{} appears more than once in the parameter list", describe(i));
+std::vector<ParameterGroup> weight_decay_groups(const Parameters& parameters, double weight_decay) {
+    Parameters decayed, not_decayed;
+    // An undefined variable has no rank; the optimizer refuses it by its index.
+    for (const Parameter& p : parameters)
+        (p.var.defined() && p.var.rank() >= 2 ? decayed : not_decayed).push_back(p);
+    std::vector<ParameterGroup> groups;
+    if (!decayed.empty()) groups.push_back({.parameters = decayed, .weight_decay = weight_decay});
+    if (!not_decayed.empty()) groups.push_back({.parameters = not_decayed, .weight_decay = 0.0});
+    return groups;
+}
+
+Optimizer::Optimizer(std::string_view name, std::vector<ParameterGroup> groups, double lr,
+                     double weight_decay, std::vector<std::string> buffers)
+    : name_(name), buffer_names_(std::move(buffers)) {
+    check_option(lr >= 0 && std::isfinite(lr), "the learning rate must be finite and >= 0", lr);
+    check_option(weight_decay >= 0, "weight_decay must be >= 0", weight_decay);
+    if (groups.empty()) fail(name_, "the parameter list is empty (no parameter groups)");
+    for (std::size_t g = 0; g < groups.size(); ++g)
+        add_group(g, groups.size(), groups[g], lr, weight_decay);
+    slots_.resize(parameters_.size());
+    check_parameters();
+}
+
+void Optimizer::add_group(std::size_t index, std::size_t count, ParameterGroup& group, double lr,
+                          double weight_decay) {
+    std::vector<Var>& vars = group.parameters.vars;
+    if (vars.empty()) {
+        if (count == 1) fail(name_, "the parameter list is empty");
+        fail(name_, "parameter group {} of {} is empty; every group needs a parameter", index,
+             count);
+    }
+    const double group_lr = group.lr.value_or(lr);
+    const double group_decay = group.weight_decay.value_or(weight_decay);
+    if (!(group_lr >= 0 && std::isfinite(group_lr)))
+        fail(name_, "the learning rate of group {} must be finite and >= 0, got {}", index,
+             group_lr);
+    if (!(group_decay >= 0))
+        fail(name_, "the weight_decay of group {} must be >= 0, got {}", index, group_decay);
+    std::vector<std::string>& names = group.parameters.names;
+    names.resize(vars.size());  // "" for plain variables
+    const std::size_t begin = parameters_.size();
+    for (std::size_t i = 0; i < vars.size(); ++i) {
+        parameters_.push_back(std::move(vars[i]));
+        names_.push_back(std::move(names[i]));
+    }
+    groups_.push_back({.begin = begin,
+                       .end = parameters_.size(),
+                       .lr = group_lr,
+                       .weight_decay = group_decay,
+                       .initial_lr = std::nullopt});
+}
+
+void Optimizer::check_parameters() const {
+    std::map<const VarNode*, std::size_t> group_of;  // each parameter seen so far: its group
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        for (std::size_t i = groups_[g].begin; i < groups_[g].end; ++i) {
+            const Var& p = parameters_[i];
+            if (!p.defined()) fail(name_, "parameter {} is an undefined variable", i);
+            if (!p.is_leaf())
+                fail(name_,
+                     "{} is not a leaf (it is the output of '{}'); optimize the leaf it came from",
+                     describe(i), p.op_name());
+            if (!p.requires_grad())
+                fail(name_, "{} does not require a gradient; call requires_grad() on it",
+                     describe(i));
+            if (!is_floating(p.dtype()))
+                fail(name_, "{} is {}; only f32 and f64 parameters can be optimized", describe(i),
+                     dtype_name(p.dtype()));
+            const auto [seen, added] = group_of.emplace(node_of(p).get(), g);
+            if (added) continue;
+            if (groups_.size() == 1)
+                fail(name_, "{} appears more than once in the parameter list", describe(i));
+            if (seen->second == g)
+                fail(name_, "{} appears more than once in group {}", describe(i), g);
+            fail(name_, "{} is in group {} and in group {}; a parameter belongs to one group",
+                 describe(i), seen->second, g);
+        }
     }
 }
 
 std::string Optimizer::describe(std::size_t index) const {
     const Shape& shape = parameters_[index].shape();
-    if (names_.empty()) return fmt::format("parameter {} {}", index, shape);
+    if (names_[index].empty()) return fmt::format("parameter {} {}", index, shape);
     return fmt::format("parameter {} '{}' {}", index, names_[index], shape);
 }
 
@@ -54,35 +106,77 @@ void Optimizer::check_option(bool ok, std::string_view what, double value) const
     if (!ok) fail(name_, "{}, got {}", what, value);
 }
 
+std::size_t Optimizer::checked_group(std::string_view function, std::size_t group) const {
+    if (group >= groups_.size())
+        fail(name_, "{}: group {} is out of range, the optimizer has {} group{}", function, group,
+             groups_.size(), groups_.size() == 1 ? "" : "s");
+    return group;
+}
+
+std::span<const Var> Optimizer::group_parameters(std::size_t group) const {
+    const Group& g = groups_[checked_group("group_parameters", group)];
+    return std::span<const Var>(parameters_).subspan(g.begin, g.end - g.begin);
+}
+
+double Optimizer::lr(std::size_t group) const {
+    return groups_[checked_group("lr", group)].lr;
+}
+
+double Optimizer::weight_decay(std::size_t group) const {
+    return groups_[checked_group("weight_decay", group)].weight_decay;
+}
+
+void Optimizer::set_lr(std::size_t group, double lr) {
+    checked_group("set_lr", group);
+    if (!(lr >= 0 && std::isfinite(lr)))
+        fail(name_, "set_lr: the learning rate of group {} must be finite and >= 0, got {}", group,
+             lr);
+    groups_[group].lr = lr;
+}
+
 void Optimizer::set_lr(double lr) {
     check_option(lr >= 0 && std::isfinite(lr), "the learning rate must be finite and >= 0", lr);
-    lr_ = lr;
+    for (Group& group : groups_) group.lr = lr;
 }
 
 void Optimizer::step() {
     NoGradGuard no_grad;
-    // Every parameter is checked before any is updated. The list is reused from step to step, so
-    // a steady step allocates nothing.
+    // Every parameter is checked before any is updated. The lists are reused from step to step,
+    // so a steady step allocates nothing.
     thread_local std::vector<kernels::ParameterUpdate> updates;
+    thread_local std::vector<std::size_t> group_ends;  // group g's: updates[ends[g - 1], ends[g])
     updates.clear();
-    for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        const Tensor& param = parameters_[i].value();
-        const Tensor& grad = parameters_[i].grad();
-        if (!grad.defined()) continue;
-        if (grad.dtype() != param.dtype() || !(grad.shape() == param.shape()))
-            fail(name_, "the gradient of {} is {} {}, the parameter is {}", describe(i),
-                 dtype_name(grad.dtype()), grad.shape(), dtype_name(param.dtype()));
-        Slot& slot = slots_[i];
-        if (slot.steps == 0) {
-            slot.buffers.clear();
-            for (std::size_t b = 0; b < buffer_names_.size(); ++b)
-                slot.buffers.push_back(zeros(param.shape(), param.dtype()));
+    group_ends.clear();
+    for (const Group& group : groups_) {
+        for (std::size_t i = group.begin; i < group.end; ++i) {
+            const Tensor& param = parameters_[i].value();
+            const Tensor& grad = parameters_[i].grad();
+            if (!grad.defined()) continue;
+            if (grad.dtype() != param.dtype() || !(grad.shape() == param.shape()))
+                fail(name_, "the gradient of {} is {} {}, the parameter is {}", describe(i),
+                     dtype_name(grad.dtype()), grad.shape(), dtype_name(param.dtype()));
+            Slot& slot = slots_[i];
+            if (slot.steps == 0) {
+                slot.buffers.clear();
+                for (std::size_t b = 0; b < buffer_names_.size(); ++b)
+                    slot.buffers.push_back(zeros(param.shape(), param.dtype()));
+            }
+            updates.push_back({.param = &param,
+                               .grad = &grad,
+                               .state = slot.buffers.data(),
+                               .step = slot.steps + 1});
         }
-        updates.push_back(
-            {.param = &param, .grad = &grad, .state = slot.buffers.data(), .step = slot.steps + 1});
+        group_ends.push_back(updates.size());
     }
     if (updates.empty()) return;
-    update(updates.data(), updates.size());
+    // One call, so one parallel loop, per group with anything to update.
+    std::size_t begin = 0;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        if (group_ends[g] > begin)
+            update(updates.data() + begin, group_ends[g] - begin, groups_[g].lr,
+                   groups_[g].weight_decay);
+        begin = group_ends[g];
+    }
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
         if (!parameters_[i].grad().defined()) continue;
         ++slots_[i].steps;

@@ -16,19 +16,23 @@ std::vector<std::string> rmsprop_buffers(const RMSpropOptions& options) {
 }  // namespace
 
 RMSprop::RMSprop(ParameterList parameters, const RMSpropOptions& options)
-    : Optimizer("RMSprop", std::move(parameters), options.lr, rmsprop_buffers(options)),
+    : RMSprop(std::vector<ParameterGroup>{{.parameters = std::move(parameters)}}, options) {}
+
+RMSprop::RMSprop(std::vector<ParameterGroup> groups, const RMSpropOptions& options)
+    : Optimizer("RMSprop", std::move(groups), options.lr, options.weight_decay,
+                rmsprop_buffers(options)),
       options_(options) {
     check_option(options.alpha >= 0, "alpha must be >= 0", options.alpha);
     check_option(options.eps >= 0, "eps must be >= 0", options.eps);
     check_option(options.momentum >= 0, "momentum must be >= 0", options.momentum);
-    check_option(options.weight_decay >= 0, "weight_decay must be >= 0", options.weight_decay);
 }
 
-void RMSprop::update(const kernels::ParameterUpdate* parameters, std::size_t count) {
-    kernels::rmsprop_update({parameters, count}, {.lr = lr(),
+void RMSprop::update(const kernels::ParameterUpdate* parameters, std::size_t count, double lr,
+                     double weight_decay) {
+    kernels::rmsprop_update({parameters, count}, {.lr = lr,
                                                   .alpha = options_.alpha,
                                                   .eps = options_.eps,
-                                                  .weight_decay = options_.weight_decay,
+                                                  .weight_decay = weight_decay,
                                                   .momentum = options_.momentum,
                                                   .centered = options_.centered});
 }

@@ -24,10 +24,13 @@ struct RMSpropOptions {
 class RMSprop : public Optimizer {
   public:
     explicit RMSprop(ParameterList parameters, const RMSpropOptions& options = {});
+    // Each group's lr and weight_decay, where set, in place of the options'.
+    explicit RMSprop(std::vector<ParameterGroup> groups, const RMSpropOptions& options = {});
     const RMSpropOptions& options() const { return options_; }
 
   private:
-    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count, double lr,
+                double weight_decay) override;
     RMSpropOptions options_;
 };
 

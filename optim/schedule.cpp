@@ -6,23 +6,36 @@
 namespace nalgrad::optim {
 
 LRSchedule::LRSchedule(Optimizer& optimizer) : optimizer_(optimizer) {
-    if (!optimizer.initial_lr_) optimizer.initial_lr_ = optimizer.lr();
-    base_lr_ = *optimizer.initial_lr_;
+    for (Optimizer::Group& group : optimizer.groups_) {
+        if (!group.initial_lr) group.initial_lr = group.lr;
+        base_lrs_.push_back(*group.initial_lr);
+    }
+}
+
+double LRSchedule::base_lr(std::size_t group) const {
+    if (group >= base_lrs_.size())
+        fail("LRSchedule.base_lr", "group {} is out of range, {} has {} group{}", group,
+             optimizer_.name(), base_lrs_.size(), base_lrs_.size() == 1 ? "" : "s");
+    return base_lrs_[group];
+}
+
+void LRSchedule::apply(int64_t t) {
+    for (std::size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(g, lr_at(t, base_lrs_[g]));
 }
 
 void LRSchedule::start() {
-    optimizer_.set_lr(lr_at(0));
+    apply(0);
 }
 
 void LRSchedule::step() {
     ++last_step_;
-    optimizer_.set_lr(lr_at(last_step_));
+    apply(last_step_);
 }
 
 void LRSchedule::set_last_step(int64_t t) {
     if (t < 0) fail("LRSchedule.set_last_step", "the step must be >= 0, got {}", t);
     last_step_ = t;
-    optimizer_.set_lr(lr_at(t));
+    apply(t);
 }
 
 StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
@@ -33,8 +46,8 @@ StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
     start();
 }
 
-double StepLR::lr_at(int64_t t) const {
-    return base_lr() * std::pow(gamma_, static_cast<double>(t / step_size_));
+double StepLR::lr_at(int64_t t, double base) const {
+    return base * std::pow(gamma_, static_cast<double>(t / step_size_));
 }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min)
@@ -45,9 +58,9 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double
     start();
 }
 
-double CosineAnnealingLR::lr_at(int64_t t) const {
+double CosineAnnealingLR::lr_at(int64_t t, double base) const {
     const double angle = std::numbers::pi * static_cast<double>(t) / static_cast<double>(T_max_);
-    return eta_min_ + (base_lr() - eta_min_) * (1 + std::cos(angle)) / 2;
+    return eta_min_ + (base - eta_min_) * (1 + std::cos(angle)) / 2;
 }
 
 LinearWarmup::LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double start_factor,
@@ -65,10 +78,10 @@ LinearWarmup::LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double st
     start();
 }
 
-double LinearWarmup::lr_at(int64_t t) const {
-    if (t >= warmup_steps_) return then_ ? then_->lr_at(t - warmup_steps_) : base_lr();
+double LinearWarmup::lr_at(int64_t t, double base) const {
+    if (t >= warmup_steps_) return then_ ? then_->lr_at(t - warmup_steps_, base) : base;
     const double progress = static_cast<double>(t) / static_cast<double>(warmup_steps_);
-    return base_lr() * (start_factor_ + (1 - start_factor_) * progress);
+    return base * (start_factor_ + (1 - start_factor_) * progress);
 }
 
 }  // namespace nalgrad::optim

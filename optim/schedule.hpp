@@ -1,7 +1,8 @@
-// Learning-rate schedules: each holds a reference to an optimizer and sets its learning rate on
-// step(), giving the values of PyTorch 1.13's schedulers of the same names. With t the number of
-// step() calls so far (PyTorch's last_epoch) and base the optimizer's learning rate when its first
-// schedule was attached (PyTorch's initial_lr):
+// Learning-rate schedules: each holds a reference to an optimizer and sets its learning rates on
+// step(), giving the values of PyTorch 1.13's schedulers of the same names. Every parameter group
+// follows the schedule from a base of its own: the group's learning rate when the optimizer's
+// first schedule was attached (PyTorch's initial_lr, kept per group). With t the number of step()
+// calls so far (PyTorch's last_epoch), each group's learning rate is lr_at(t, base):
 //   StepLR:            lr(t) = base * gamma^floor(t / step_size)
 //   CosineAnnealingLR: lr(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2
 //                      (PyTorch's closed form; past T_max it rises again, as PyTorch's does)
@@ -15,6 +16,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "optim/optimizer.hpp"
 
@@ -26,28 +28,34 @@ class LRSchedule {
     LRSchedule(const LRSchedule&) = delete;
     LRSchedule& operator=(const LRSchedule&) = delete;
 
-    void step();  // t += 1; sets the optimizer's lr to lr_at(t)
+    void step();  // t += 1; sets each group's lr to lr_at(t, its base)
     int64_t last_step() const { return last_step_; }
-    void set_last_step(int64_t t);  // resuming from a checkpoint; sets lr_at(t)
-    double lr() const { return lr_at(last_step_); }
-    double base_lr() const { return base_lr_; }
-    virtual double lr_at(int64_t t) const = 0;
+    void set_last_step(int64_t t);  // resuming from a checkpoint; sets lr_at(t, base) likewise
+    // A group's base and its learning rate now (group 0's when not given).
+    double base_lr(std::size_t group = 0) const;
+    double lr(std::size_t group = 0) const { return lr_at(last_step_, base_lr(group)); }
+    // The learning rate at step t of a group whose base is `base`; lr_at(t) is group 0's.
+    virtual double lr_at(int64_t t, double base) const = 0;
+    double lr_at(int64_t t) const { return lr_at(t, base_lr()); }
     Optimizer& optimizer() const { return optimizer_; }
 
   protected:
     explicit LRSchedule(Optimizer& optimizer);
-    void start();  // each constructor's last act: applies lr_at(0)
+    void start();  // each constructor's last act: applies lr_at(0, base)
 
   private:
+    void apply(int64_t t);
+
     Optimizer& optimizer_;
-    double base_lr_;
+    std::vector<double> base_lrs_;  // per group
     int64_t last_step_ = 0;
 };
 
 class StepLR : public LRSchedule {
   public:
     StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
-    double lr_at(int64_t t) const override;
+    using LRSchedule::lr_at;
+    double lr_at(int64_t t, double base) const override;
 
   private:
     int64_t step_size_;
@@ -57,7 +65,8 @@ class StepLR : public LRSchedule {
 class CosineAnnealingLR : public LRSchedule {
   public:
     CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0);
-    double lr_at(int64_t t) const override;
+    using LRSchedule::lr_at;
+    double lr_at(int64_t t, double base) const override;
 
   private:
     int64_t T_max_;
@@ -69,7 +78,8 @@ class LinearWarmup : public LRSchedule {
     // `then` (optional) must drive the same optimizer; its own step() is never called.
     LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double start_factor,
                  std::unique_ptr<LRSchedule> then = nullptr);
-    double lr_at(int64_t t) const override;
+    using LRSchedule::lr_at;
+    double lr_at(int64_t t, double base) const override;
 
   private:
     int64_t warmup_steps_;

@@ -21,10 +21,13 @@ struct SGDOptions {
 class SGD : public Optimizer {
   public:
     explicit SGD(ParameterList parameters, const SGDOptions& options = {});
+    // Each group's lr and weight_decay, where set, in place of the options'.
+    explicit SGD(std::vector<ParameterGroup> groups, const SGDOptions& options = {});
     const SGDOptions& options() const { return options_; }
 
   private:
-    void update(const kernels::ParameterUpdate* parameters, std::size_t count) override;
+    void update(const kernels::ParameterUpdate* parameters, std::size_t count, double lr,
+                double weight_decay) override;
     SGDOptions options_;
 };
 

@@ -6,7 +6,12 @@ Run from the repository root with Debian's /usr/bin/python3 (python3-torch 1.13)
 Problem: parameters p0 [2, 3] and p1 [3] with loss_i = 0.5 * sum(a_i * (p_i - c_i)^2), so
 grad_i = a_i * (p_i - c_i); p2 [2] never receives a gradient and must stay unchanged.
 Names: problem.{p0,a0,c0,...}, <config>.step<k>.p<i>, <config>.state.<i>.<buffer>,
-schedule.<name> (lr after construction, then after each step)."""
+schedule.<name> (lr after construction, then after each step).
+
+Parameter groups: groups.<config>.step<k>.p<i> and groups.<config>.state.<i>.<buffer> (i numbered
+over the groups in order, as state_dict numbers them: 0 is p1, 1 is p0, 2 is p2), and
+groups.<config>.lr<g> (group g's lr after construction, then after each step), with the groups
+[p1] and [p0, p2] under CosineAnnealingLR."""
 
 import os
 import sys
@@ -64,6 +69,44 @@ for name, (cls, options) in configs.items():
             value = torch.as_tensor(value).detach().clone()  # RMSprop's step is an int
             out["%s.state.%d.%s" % (name, i, buffer)] = (value.reshape(())
                                                          if buffer == "step" else value)
+
+# Group 0 sets its own lr and weight decay, group 1 takes the options' for what it leaves unset.
+grouped_configs = {
+    "sgd_momentum": (torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01),
+                     [dict(lr=0.05, weight_decay=0.1), dict()]),
+    "adamw": (torch.optim.AdamW, dict(lr=0.1, weight_decay=0.1),
+              [dict(lr=0.02), dict(weight_decay=0.0)]),
+}
+grouped_steps = 6  # past T_max = 4, where the cosine rises again
+
+for name, (cls, options, group_options) in grouped_configs.items():
+    params = {k: problem[k].clone().requires_grad_() for k in ("p0", "p1", "p2")}
+    members = [["p1"], ["p0", "p2"]]
+    opt = cls([dict(params=[params[k] for k in keys], **extra)
+               for keys, extra in zip(members, group_options)], **options)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.001)
+    lrs = [[g["lr"]] for g in opt.param_groups]
+    prefix = "groups." + name
+    for step in range(1, grouped_steps + 1):
+        opt.zero_grad()
+        for i in range(2):
+            a, c = problem["a%d" % i], problem["c%d" % i]
+            (0.5 * (a * (params["p%d" % i] - c) ** 2).sum()).backward()
+        opt.step()
+        sched.step()
+        for g, group in enumerate(opt.param_groups):
+            lrs[g].append(group["lr"])
+        for k, p in params.items():
+            out["%s.step%d.%s" % (prefix, step, k)] = p.detach().clone()
+    for g, values in enumerate(lrs):
+        out["%s.lr%d" % (prefix, g)] = torch.tensor(values)
+    for index, entries in opt.state_dict()["state"].items():
+        for buffer, value in entries.items():
+            if value is None:
+                continue
+            value = torch.as_tensor(value).detach().clone()
+            out["%s.state.%d.%s" % (prefix, index, buffer)] = (value.reshape(())
+                                                               if buffer == "step" else value)
 
 
 def lr_sequence(make, steps=25, base_lr=0.1):
