@@ -72,7 +72,8 @@ void run_batch(int64_t batch, const Options& o) {
     ng::examples::ResNet model({.widths = {o.width, 2 * o.width, 4 * o.width}, .blocks = o.blocks});
     ng::Parameters parameters = model.parameters();
     Step step{std::move(model),
-              ng::optim::SGD(parameters, {.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4}),
+              ng::optim::SGD(ng::optim::weight_decay_groups(parameters, 5e-4),
+                             {.lr = 0.1, .momentum = 0.9}),
               ng::Var(ng::normal({batch, 28, 28, 1}, ng::f32, gen)), random_labels(batch, gen)};
     for (int i = 0; i < o.warmup; ++i) step.run();
     std::vector<double> times;

@@ -16,80 +16,29 @@
 #include <nalgrad/nalgrad.hpp>
 
 #include "model.hpp"
+#include "options.hpp"
 
 namespace ng = nalgrad;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Options {
-    int epochs = 2, threads = 0;
-    int64_t batch = 64, limit = 0;
-    std::string optimizer = "adam", model_kind = "lenet", data_root = ng::data::fashion_mnist_root,
-                out_dir = "runs/fashion_mnist", resume, schedule = "none";
-    double lr = 0, momentum = 0.9, weight_decay = 0, min_accuracy = 0;
-    int64_t width = 32, blocks = 1;
-    uint64_t seed = 1;
-};
+using fashion_mnist::Options;
 
-void add_options(CLI::App& app, Options& o) {
-    app.add_option("--epochs", o.epochs, "epochs to train")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--batch", o.batch, "batch size")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--optimizer", o.optimizer, "sgd, adam, adamw or rmsprop")
-        ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}))
-        ->capture_default_str();
-    app.add_option("--lr", o.lr,
-                   "learning rate (default: 1e-3 for adam/adamw/rmsprop, 0.01 for sgd)");
-    app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
-    app.add_option("--weight-decay", o.weight_decay,
-                   "weight decay of the convolution and dense weights (biases and batch norm "
-                   "are not decayed)")
-        ->capture_default_str();
-    app.add_option("--threads", o.threads, "threads (default: every core)");
-    app.add_option("--seed", o.seed, "seed for weights and shuffling")->capture_default_str();
-    app.add_option("--model", o.model_kind,
-                   "lenet, book (lenet with the stride as its own step), lenet-bn (lenet with "
-                   "batch norm) or resnet")
-        ->check(CLI::IsMember({"lenet", "book", "lenet-bn", "resnet"}))
-        ->capture_default_str();
-    app.add_option("--width", o.width, "resnet: channels of the first stage (then 2x and 4x)")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--blocks", o.blocks, "resnet: basic blocks per stage")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    app.add_option("--data", o.data_root, "folder with the Fashion-MNIST IDX files")
-        ->capture_default_str();
-    app.add_option("--out", o.out_dir, "output folder")->capture_default_str();
-    app.add_option("--resume", o.resume, "checkpoint to continue from");
-    app.add_option("--limit", o.limit, "train on the first N images only (a quick run)");
-    app.add_option("--schedule", o.schedule,
-                   "learning-rate schedule: none, or cosine (annealed to 0 over all the epochs, "
-                   "stepped per batch)")
-        ->check(CLI::IsMember({"none", "cosine"}))
-        ->capture_default_str();
-    app.add_option("--min-accuracy", o.min_accuracy,
-                   "exit with status 1 when the final test accuracy is below this");
-}
-
-std::unique_ptr<ng::optim::Optimizer> make_optimizer(const std::string& name, double lr,
-                                                     double momentum, double weight_decay,
+// Weight decay applies to the convolution and dense weights only (optim::weight_decay_groups).
+std::unique_ptr<ng::optim::Optimizer> make_optimizer(const Options& o,
                                                      const ng::Parameters& params) {
-    if (name == "sgd")
+    auto groups = ng::optim::weight_decay_groups(params, o.weight_decay);
+    if (o.optimizer == "sgd")
         return std::make_unique<ng::optim::SGD>(
-            params,
-            ng::optim::SGDOptions{.lr = lr, .momentum = momentum, .weight_decay = weight_decay});
-    if (name == "adam")
-        return std::make_unique<ng::optim::Adam>(params, ng::optim::AdamOptions{.lr = lr});
-    if (name == "adamw")
-        return std::make_unique<ng::optim::AdamW>(params, ng::optim::AdamWOptions{.lr = lr});
-    if (name == "rmsprop")
-        return std::make_unique<ng::optim::RMSprop>(params, ng::optim::RMSpropOptions{.lr = lr});
-    throw ng::Error("fashion_mnist: unknown optimizer '" + name + "'");
+            groups, ng::optim::SGDOptions{.lr = o.lr, .momentum = o.momentum});
+    if (o.optimizer == "adam")
+        return std::make_unique<ng::optim::Adam>(groups, ng::optim::AdamOptions{.lr = o.lr});
+    if (o.optimizer == "adamw")
+        return std::make_unique<ng::optim::AdamW>(groups, ng::optim::AdamWOptions{.lr = o.lr});
+    if (o.optimizer == "rmsprop")
+        return std::make_unique<ng::optim::RMSprop>(groups, ng::optim::RMSpropOptions{.lr = o.lr});
+    throw ng::Error("fashion_mnist: unknown optimizer '" + o.optimizer + "'");
 }
 
 struct EpochResult {
@@ -271,7 +220,6 @@ void write_outputs(const fs::path& out) {
 
 int run(Options o) {
     if (o.threads > 0) ng::set_num_threads(o.threads);
-    if (o.lr == 0) o.lr = o.optimizer == "sgd" ? 0.01 : 1e-3;
     ng::manual_seed(o.seed);  // before the model: its initial weights come from the seed
     fs::path out(o.out_dir);
     fs::create_directories(out);
@@ -280,21 +228,28 @@ int run(Options o) {
     auto test = ng::data::fashion_mnist("test", o.data_root);
     if (o.limit > 0 && o.limit < train.size()) train = train.subset(0, o.limit);
     fmt::print(
-        "Fashion-MNIST: {} training and {} test images; model {}, optimizer {} (lr {}), "
-        "batch {}, {} threads\n",
-        train.size(), test.size(), o.model_kind, o.optimizer, o.lr, o.batch, ng::get_num_threads());
+        "Fashion-MNIST: {} training and {} test images; model {}{}, optimizer {} (lr {}, weight "
+        "decay {}, schedule {}), batch {}, {} epochs, crop padding {}, flip {}, {} threads\n",
+        train.size(), test.size(), o.model_kind,
+        o.model_kind == "resnet"
+            ? fmt::format(" (width {}, {} block(s) per stage)", o.width, o.blocks)
+            : "",
+        o.optimizer, o.lr, o.weight_decay, o.schedule, o.batch, o.epochs, o.crop_padding,
+        o.flip ? "on" : "off", ng::get_num_threads());
 
     ng::examples::Model model = ng::examples::make_model(
         o.model_kind, {.widths = {o.width, 2 * o.width, 4 * o.width}, .blocks = o.blocks});
-    auto opt = make_optimizer(o.optimizer, o.lr, o.momentum, o.weight_decay, model.parameters());
+    auto opt = make_optimizer(o, model.parameters());
     const int first_epoch = o.resume.empty() ? 1 : resume_from(o.resume, model.state(), *opt);
 
-    auto loader = ng::data::batches(train, {.batch = o.batch,
-                                            .shuffle = true,
-                                            .seed = o.seed,
-                                            .epoch = first_epoch - 1,
-                                            .mean = ng::data::fashion_mnist_mean,
-                                            .stddev = ng::data::fashion_mnist_stddev});
+    auto loader = ng::data::batches(
+        train, {.batch = o.batch,
+                .shuffle = true,
+                .seed = o.seed,
+                .epoch = first_epoch - 1,
+                .mean = ng::data::fashion_mnist_mean,
+                .stddev = ng::data::fashion_mnist_stddev,
+                .augment = {.crop_padding = o.crop_padding, .horizontal_flip = o.flip}});
     std::unique_ptr<ng::optim::LRSchedule> lr_schedule;
     if (o.schedule == "cosine") {
         lr_schedule = std::make_unique<ng::optim::CosineAnnealingLR>(
@@ -330,6 +285,7 @@ int main(int argc, char** argv) try {
     Options options;
     add_options(app, options);
     CLI11_PARSE(app, argc, argv);
+    apply_recipe(app, options);
     return run(options);
 } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
