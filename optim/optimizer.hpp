@@ -55,8 +55,8 @@ struct ParameterList {
 //   optim::SGD sgd({{.parameters = weights, .weight_decay = 5e-4}, {.parameters = biases}}, ...);
 struct ParameterGroup {
     ParameterList parameters;
-    std::optional<double> lr;
-    std::optional<double> weight_decay;
+    std::optional<double> lr = std::nullopt;
+    std::optional<double> weight_decay = std::nullopt;
 };
 
 // Two groups as PyTorch users build them by hand: the parameters of rank >= 2 (convolution and
