@@ -15,18 +15,6 @@
 using namespace nalgrad;
 using namespace nalgrad::testing::optim_problem;
 
-namespace {
-
-double max_rel_diff(const Tensor& actual, const Tensor& expected) {
-    double worst = 0;
-    for (int64_t i = 0; i < expected.numel(); ++i)
-        worst = std::max(worst, std::abs(actual.at(i) - expected.at(i)) /
-                                    std::max(1.0, std::abs(expected.at(i))));
-    return worst;
-}
-
-}  // namespace
-
 TEST_CASE("each optimizer's updates and state match PyTorch's, float64 and float32") {
     for (const auto& [name, factory] : configs()) {
         for (DType dtype : {f64, f32}) {

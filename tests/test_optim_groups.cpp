@@ -14,6 +14,7 @@
 
 #include <nalgrad/nalgrad.hpp>
 
+#include "support/counting_new.hpp"
 #include "support/optim_problem.hpp"
 
 using namespace nalgrad;
@@ -21,56 +22,6 @@ using namespace nalgrad::testing::optim_problem;
 using optim::ParameterGroup;
 
 namespace {
-
-thread_local uint64_t news_on_this_thread = 0;
-
-void* counted_new(std::size_t n, std::size_t alignment) {
-    ++news_on_this_thread;
-    if (n == 0) n = 1;
-    if (alignment <= alignof(std::max_align_t)) return std::malloc(n);
-    void* p = nullptr;
-    return posix_memalign(&p, alignment, n) == 0 ? p : nullptr;
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (void* p = counted_new(n, 0)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-    if (void* p = counted_new(n, static_cast<std::size_t>(a))) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_new(n, 0);
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_new(n, static_cast<std::size_t>(a));
-}
-// Not inlined: GCC would otherwise see free() of what operator new returned, and warn.
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-
-namespace {
-
-double max_rel_diff(const Tensor& actual, const Tensor& expected) {
-    double worst = 0;
-    for (int64_t i = 0; i < expected.numel(); ++i)
-        worst = std::max(worst, std::abs(actual.at(i) - expected.at(i)) /
-                                    std::max(1.0, std::abs(expected.at(i))));
-    return worst;
-}
 
 // The grouped configurations of tests/data/torch_optim.py: groups [p1] and [p0, p2], group 0
 // setting what it sets there, group 1 taking the options for the rest.

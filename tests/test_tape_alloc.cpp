@@ -17,50 +17,9 @@
 #include "graph/tape.hpp"
 
 #include "core/block_pool.hpp"
+#include "support/counting_new.hpp"
 
 using namespace nalgrad;
-
-namespace {
-
-thread_local uint64_t news_on_this_thread = 0;
-
-void* counted_new(std::size_t n, std::size_t alignment) {
-    ++news_on_this_thread;
-    if (n == 0) n = 1;
-    if (alignment <= alignof(std::max_align_t)) return std::malloc(n);
-    void* p = nullptr;
-    return posix_memalign(&p, alignment, n) == 0 ? p : nullptr;
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (void* p = counted_new(n, 0)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-    if (void* p = counted_new(n, static_cast<std::size_t>(a))) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    return counted_new(n, 0);
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return counted_new(n, static_cast<std::size_t>(a));
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-// (The array forms call these.)
 
 namespace {
 

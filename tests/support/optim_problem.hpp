@@ -1,5 +1,7 @@
 // The optimizer tests' problem: PyTorch's reference tensors, quadratics, optimizer configurations.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -12,6 +14,15 @@
 #include "tests/support/reference.hpp"
 
 namespace nalgrad::testing::optim_problem {
+
+// Largest |actual - expected| / max(1, |expected|) over the elements.
+inline double max_rel_diff(const Tensor& actual, const Tensor& expected) {
+    double worst = 0;
+    for (int64_t i = 0; i < expected.numel(); ++i)
+        worst = std::max(worst, std::abs(actual.at(i) - expected.at(i)) /
+                                    std::max(1.0, std::abs(expected.at(i))));
+    return worst;
+}
 
 inline const std::map<std::string, Tensor>& reference() {
     static const auto tensors = testing::load_reference(NALGRAD_TEST_DATA "/optim_reference.txt");
