@@ -291,13 +291,9 @@ Tensor read_tensor(const Fd& fd, const Header& header, const Entry& entry,
 }
 
 NamedTensors as_named(const Parameters& parameters, std::string_view op) {
-    NamedTensors named;
-    named.reserve(parameters.size());
-    for (const auto& p : parameters) {
+    for (const auto& p : parameters)
         if (!p.var.defined()) fail(op, "parameter '{}' is undefined", p.name);
-        named.push_back({p.name, p.var.value()});
-    }
-    return named;
+    return named_values(parameters);
 }
 
 }  // namespace

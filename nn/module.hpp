@@ -116,8 +116,7 @@ NamedTensors buffers_of(const Module& module) {
 // Parameters' values then buffers, by name: what save() and load() take.
 template <typename Module>
 NamedTensors state_of(const Module& module) {
-    NamedTensors out;
-    for (const auto& p : parameters_of(module)) out.push_back({p.name, p.var.value()});
+    NamedTensors out = named_values(parameters_of(module));
     for (auto& b : buffers_of(module)) out.push_back(std::move(b));
     return out;
 }

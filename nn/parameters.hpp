@@ -24,6 +24,9 @@ using NamedTensors = std::vector<NamedTensor>;
 // The variables alone, in order (for optimizers).
 std::vector<Var> variables(const Parameters& parameters);
 
+// The parameters' values under their names, sharing storage (what save() and load() take).
+NamedTensors named_values(const Parameters& parameters);
+
 // Prefixes every name: prefixed("conv1", {{"weight", w}}) gives "conv1.weight".
 Parameters prefixed(const std::string& prefix, const Parameters& parameters);
 

@@ -13,12 +13,6 @@ namespace {
 // The optimizer's entries share the file with the model's; the prefix keeps them apart.
 constexpr std::string_view optimizer_prefix = "optimizer.";
 
-NamedTensors values(const Parameters& parameters) {
-    NamedTensors out;
-    for (const auto& p : parameters) out.push_back({p.name, p.var.value()});
-    return out;
-}
-
 }  // namespace
 
 void save_training_checkpoint(const std::string& path, const NamedTensors& model_state,
@@ -31,7 +25,7 @@ void save_training_checkpoint(const std::string& path, const NamedTensors& model
 
 void save_training_checkpoint(const std::string& path, const Parameters& parameters,
                               const optim::Optimizer& optimizer, const Metadata& metadata) {
-    save_training_checkpoint(path, values(parameters), optimizer, metadata);
+    save_training_checkpoint(path, named_values(parameters), optimizer, metadata);
 }
 
 Metadata load_training_checkpoint(const std::string& path, const NamedTensors& model_state,
@@ -60,7 +54,7 @@ Metadata load_training_checkpoint(const std::string& path, const NamedTensors& m
 
 Metadata load_training_checkpoint(const std::string& path, const Parameters& parameters,
                                   optim::Optimizer& optimizer) {
-    return load_training_checkpoint(path, values(parameters), optimizer);
+    return load_training_checkpoint(path, named_values(parameters), optimizer);
 }
 
 }  // namespace nalgrad
